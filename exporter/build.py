@@ -1,0 +1,205 @@
+"""Run the whole pipeline: data → model → export → verify → site, into one output folder.
+
+    python -m exporter build --out build
+
+Everything is written into a staging folder next to ``--out`` and swapped in only when every
+stage passed, so a failed or interrupted build leaves the previous output as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from exporter import data, site
+from exporter.metadata import build_metadata
+from exporter.model_config import TrainingConfig
+
+BUILD_MARKER = ".exporter-build"  # marks a folder as this tool's output, safe to replace
+DEFAULT_WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+class OutputFolderError(Exception):
+    """The output folder cannot be written or holds files this tool did not make."""
+
+
+@dataclass
+class BuildResult:
+    """What a build made and measured."""
+
+    out: Path
+    test_accuracy: float
+    parity: list
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    files: dict[str, dict] = field(default_factory=dict)
+
+
+def build(
+    out: Path = Path("build"),
+    config: TrainingConfig = TrainingConfig(),
+    *,
+    data_dir: Path | None = None,
+    web_dir: Path = DEFAULT_WEB_DIR,
+    log: Callable[[str], None] = print,
+) -> BuildResult:
+    """Train, export, verify and assemble the site into ``out``; return what was made.
+
+    Raises ``data.DatasetError``, ``ValueError`` (bad hyperparameters), ``verify.ParityError``,
+    ``site.SiteError`` or ``OutputFolderError`` for failures a user can fix. On any failure
+    the previous contents of ``out`` are untouched.
+    """
+    from exporter import model as mlp
+
+    mlp.validate_config(config)
+    out = Path(out)
+    _check_output_folder(out)
+    timer = _StageTimer(log)
+
+    with timer.stage("data"):
+        dataset = data.load(data_dir, log=log)
+
+    with _staging_folder(out) as staging:
+        with timer.stage("train"):
+            mlp.seed_everything(config.seed)
+            model = mlp.build_model(config)
+            log(f"Training {_describe(config)} on {len(dataset.train_images) - config.validation_size:,} images")
+            history = mlp.train(model, dataset.train_images, dataset.train_labels, config, log=log)
+            keras_probabilities = mlp.predict(model, dataset.test_images)
+            test_accuracy = float((keras_probabilities.argmax(axis=1) == dataset.test_labels).mean())
+            log(f"Test accuracy {test_accuracy:.4f} on {len(dataset.test_labels):,} images")
+
+        with timer.stage("export"):
+            site_dir = staging / "site"
+            onnx_model = _export_all(model, staging, site_dir)
+
+        with timer.stage("verify"):
+            parity = _verify(site_dir / site.ONNX_PATH, dataset, keras_probabilities, staging, log)
+
+        with timer.stage("site"):
+            vendored = site.copy_web(Path(web_dir), site_dir)
+            samples = site.write_samples(site_dir, dataset.test_images, dataset.test_labels)
+            document = build_metadata(
+                config=config,
+                dataset=dataset,
+                history=history,
+                test_accuracy=test_accuracy,
+                parity=parity,
+                onnx_model=onnx_model,
+                files=site.file_digests(site_dir / site.MODELS_DIR, site_dir),
+                keras_file=site.file_digests(staging, staging)["model.keras"],
+                web_dir=Path(web_dir),
+                samples=len(samples),
+            )
+            site.write_json(site_dir / "metadata.json", document)
+            site.write_json(staging / "history.json", {"epochs": [vars(record) for record in history]})
+            log(f"Site assembled with {len(vendored)} runtime files and {len(samples)} samples")
+
+    return BuildResult(
+        out=out,
+        test_accuracy=test_accuracy,
+        parity=parity,
+        stage_seconds=timer.seconds,
+        files=site.file_digests(out, out),
+    )
+
+
+def _export_all(model, staging: Path, site_dir: Path):
+    from exporter.export.onnx_export import export_onnx
+    from exporter.export.tfjs_export import export_graph_model, export_layers_model
+
+    model.save(staging / "model.keras")
+    for folder in (site.TFJS_GRAPH_DIR, site.TFJS_LAYERS_DIR):
+        (site_dir / folder).mkdir(parents=True)
+    onnx_model = export_onnx(model, site_dir / site.ONNX_PATH)
+    export_graph_model(model, site_dir / site.TFJS_GRAPH_DIR)
+    export_layers_model(model, site_dir / site.TFJS_LAYERS_DIR)
+    return onnx_model
+
+
+def _verify(onnx_path: Path, dataset: data.Dataset, keras_probabilities: np.ndarray, staging: Path, log) -> list:
+    from exporter import verify
+
+    onnx_probabilities = verify.onnxruntime_probabilities(onnx_path, dataset.test_images)
+    report = verify.compare("onnxruntime", keras_probabilities, onnx_probabilities, dataset.test_labels)
+    log(report.summary_line())
+    site.write_json(
+        staging / "parity.json",
+        {
+            "reference": "keras",
+            "tolerances": {"max_abs_diff": verify.MAX_ABS_DIFF, "argmax_agreement": verify.MIN_ARGMAX_AGREEMENT},
+            "runtimes": [report.as_dict()],
+        },
+    )
+    verify.raise_on_failures([report])
+    return [report]
+
+
+def _describe(config: TrainingConfig) -> str:
+    layers = "-".join(str(units) for units in config.hidden)
+    return f"MLP {layers} {config.activation}, {config.epochs} epochs, seed {config.seed},"
+
+
+def _check_output_folder(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise OutputFolderError(f"--out {out} is a file, not a folder. Choose another --out.")
+    if out.is_dir() and any(out.iterdir()) and not (out / BUILD_MARKER).exists():
+        raise OutputFolderError(
+            f"--out {out} is not empty and was not made by this tool, so it will not be replaced. "
+            "Choose an empty or new folder."
+        )
+    parent = out.resolve().parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise OutputFolderError(f"cannot write next to --out {out}: {parent} is missing or read-only.")
+
+
+@contextmanager
+def _staging_folder(out: Path) -> Iterator[Path]:
+    """Yield an empty folder beside ``out``; on success swap it in for ``out``, else delete it."""
+    parent = out.resolve().parent
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=parent))
+    try:
+        yield staging
+        (staging / BUILD_MARKER).write_text("Made by `python -m exporter build`; replaced by the next build.\n")
+        _swap_in(staging, out.resolve())
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _swap_in(staging: Path, out: Path) -> None:
+    # Two renames inside one folder: the old output disappears only after the new one is complete.
+    retired = None
+    if out.exists():
+        retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.previous-", dir=out.parent))
+        os.replace(out, retired / out.name)
+    try:
+        os.replace(staging, out)
+    except OSError:
+        if retired is not None:
+            os.replace(retired / out.name, out)
+        raise
+    if retired is not None:
+        shutil.rmtree(retired, ignore_errors=True)
+
+
+class _StageTimer:
+    """Times named stages and logs each one's start and duration."""
+
+    def __init__(self, log: Callable[[str], None]):
+        self.log = log
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        self.log(f"[{name}]")
+        started = time.perf_counter()
+        yield
+        self.seconds[name] = time.perf_counter() - started
+        self.log(f"[{name}] done in {self.seconds[name]:.1f} s")

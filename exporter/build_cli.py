@@ -1,0 +1,148 @@
+"""The ``build`` command: flags for ``exporter.build.build``, a summary at the end, one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from exporter.model_config import ACTIVATIONS, TrainingConfig
+
+DEFAULTS = TrainingConfig()
+
+
+def add_commands(commands) -> None:
+    """Register ``build`` on the CLI's sub-parsers."""
+    parser = commands.add_parser(
+        "build",
+        help="train on Fashion-MNIST, export ONNX and TF.js, verify parity, assemble the site",
+        description="Train the MLP on the real Fashion-MNIST, export it to ONNX and TensorFlow.js, "
+        "check the ONNX export against Keras on all 10,000 test images, and assemble a static site.",
+    )
+    parser.add_argument("--out", type=Path, default=Path("build"), help="output folder (default: build)")
+    parser.add_argument("--data-dir", type=Path, help="folder with the four Fashion-MNIST .gz files")
+    parser.add_argument("--web-dir", type=Path, help="the page's source folder (default: the project's web/)")
+    training = parser.add_argument_group("training")
+    training.add_argument("--epochs", type=_positive_int, default=DEFAULTS.epochs, help=f"passes over the training set (default: {DEFAULTS.epochs})")
+    training.add_argument("--hidden", type=_layer_sizes, default=DEFAULTS.hidden, help=f"hidden layer sizes, comma-separated (default: {','.join(map(str, DEFAULTS.hidden))})")
+    training.add_argument("--activation", choices=ACTIVATIONS, default=DEFAULTS.activation, help=f"hidden-layer activation (default: {DEFAULTS.activation})")
+    training.add_argument("--dropout", type=_fraction, default=DEFAULTS.dropout, help=f"dropout rate after each hidden layer, in [0, 1) (default: {DEFAULTS.dropout})")
+    training.add_argument("--batch-size", type=_positive_int, default=DEFAULTS.batch_size, help=f"images per SGD step (default: {DEFAULTS.batch_size})")
+    training.add_argument("--learning-rate", type=_positive_float, default=DEFAULTS.learning_rate, help=f"initial SGD learning rate, cosine-decayed to 0 (default: {DEFAULTS.learning_rate})")
+    training.add_argument("--momentum", type=_fraction, default=DEFAULTS.momentum, help=f"SGD momentum, in [0, 1) (default: {DEFAULTS.momentum})")
+    training.add_argument("--validation-size", type=_positive_int, default=DEFAULTS.validation_size, help=f"training images held out for validation (default: {DEFAULTS.validation_size:,})")
+    training.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"random seed for weights, shuffling and dropout (default: {DEFAULTS.seed})")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback when the build fails")
+    parser.set_defaults(run=run_build)
+
+
+def run_build(args: argparse.Namespace) -> int:
+    """Run a build from parsed flags; print a summary, or one error line and return 1."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ start-up notices
+    config = TrainingConfig(
+        hidden=tuple(args.hidden),
+        activation=args.activation,
+        dropout=args.dropout,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        momentum=args.momentum,
+        validation_size=args.validation_size,
+        seed=args.seed,
+    )
+    try:
+        from exporter.build import DEFAULT_WEB_DIR, build
+
+        result = build(args.out, config, data_dir=args.data_dir, web_dir=args.web_dir or DEFAULT_WEB_DIR)
+    except KeyboardInterrupt:
+        print(f"\nerror: build interrupted; {args.out} was left as it was.", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - every failure ends in one line unless --debug
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {_user_message(error)}", file=sys.stderr)
+        if not args.debug and not _is_user_error(error):
+            print("Run again with --debug for the traceback.", file=sys.stderr)
+        return 1
+    print(format_summary(result))
+    return 0
+
+
+def _is_user_error(error: Exception) -> bool:
+    from exporter.build import OutputFolderError
+    from exporter.data import DatasetError
+    from exporter.site import SiteError
+    from exporter.verify import ParityError
+
+    return isinstance(error, (DatasetError, OutputFolderError, SiteError, ParityError, ValueError, OSError))
+
+
+def _user_message(error: Exception) -> str:
+    if isinstance(error, OSError) and error.filename:
+        return f"{error.strerror or error} ({error.filename}). Check that the disk has space and the folder is writable."
+    return str(error) or type(error).__name__
+
+
+def format_summary(result) -> str:
+    """Return the end-of-build summary: accuracy, parity, sizes, paths and how to serve the site."""
+    out = result.out
+    lines = ["", "Build complete", f"  test accuracy   {result.test_accuracy:.4f}"]
+    for report in result.parity:
+        lines.append(
+            f"  parity          {report.runtime}: max |Δ| {report.max_abs_diff:.2e}, "
+            f"argmax agreement {report.argmax_agreement:.2%} on {report.images:,} images"
+        )
+    for label, relative in (
+        ("ONNX", "site/models/model.onnx"),
+        ("TF.js graph", "site/models/tfjs-graph"),
+        ("TF.js layers", "site/models/tfjs-layers"),
+        ("Keras", "model.keras"),
+    ):
+        size = sum(entry["bytes"] for path, entry in result.files.items() if path.startswith(relative))
+        lines.append(f"  {label:<15} {out / relative}  ({size / 1024:,.1f} KiB)")
+    lines += [
+        f"  metadata        {out / 'site' / 'metadata.json'}",
+        f"  parity report   {out / 'parity.json'}",
+        "  stages          " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.stage_seconds.items()),
+        "",
+        f"Serve the site:  python -m http.server -d {out / 'site'}",
+    ]
+    return "\n".join(lines)
+
+
+def _positive_int(text: str) -> int:
+    value = _parse(int, text, "a whole number")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _parse(float, text, "a number")
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a finite number greater than 0, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = _parse(float, text, "a number")
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def _layer_sizes(text: str) -> tuple[int, ...]:
+    parts = [part.strip() for part in text.split(",")]
+    if not text.strip() or any(not part.isdigit() or int(part) < 1 for part in parts):
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive layer sizes such as 256,128, got {text!r}")
+    return tuple(int(part) for part in parts)
+
+
+def _parse(kind, text: str, what: str):
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None

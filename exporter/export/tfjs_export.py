@@ -1,0 +1,46 @@
+"""Export the Keras model to TensorFlow.js, as a graph model and as a layers model.
+
+The graph model goes through a SavedModel whose serving signature has the contract's input and
+output names, converted by ``convert_tf_saved_model``.
+The layers model comes from ``save_keras_model``, whose ``model.json`` for a Keras 3 model
+TF.js 4.22 cannot load, so its topology is rewritten into the Keras 2 form that TF.js reads
+(see ``tfjs_layers_topology``).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import tensorflow as tf
+import tensorflowjs
+
+from exporter.export.serving import serving_function
+from exporter.export.tfjs_layers_topology import to_tfjs_topology
+
+
+def export_graph_model(model, folder: Path) -> Path:
+    """Write a TF.js graph model into ``folder``; return the path of its ``model.json``."""
+    with tempfile.TemporaryDirectory(prefix="saved-model-") as saved_model:
+        module = tf.Module()
+        module.model = model  # tracks the variables that the function captures
+        module.serve = serving_function(model)
+        tf.saved_model.save(module, saved_model, signatures={"serving_default": module.serve})
+        tensorflowjs.converters.convert_tf_saved_model(
+            saved_model,
+            str(folder),
+            signature_def="serving_default",
+            saved_model_tags="serve",
+        )
+    return folder / "model.json"
+
+
+def export_layers_model(model, folder: Path) -> Path:
+    """Write a TF.js layers model that ``tf.loadLayersModel`` loads; return its ``model.json``."""
+    tensorflowjs.converters.save_keras_model(model, str(folder))
+    model_json = folder / "model.json"
+    document = json.loads(model_json.read_text())
+    document["modelTopology"] = to_tfjs_topology(document["modelTopology"])
+    model_json.write_text(json.dumps(document, sort_keys=True))
+    return model_json
