@@ -22,7 +22,7 @@ from exporter.runtime import (
     UnreadableImageError,
     preprocess_image,
 )
-from runtime_fixtures import (
+from tests.runtime_fixtures import (
     centroid_weights,
     load_images,
     load_labels,

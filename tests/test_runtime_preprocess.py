@@ -10,7 +10,7 @@ from PIL import Image
 
 from exporter.runtime import BlankImageError, PreprocessError, UnreadableImageError, preprocess_image
 from exporter.runtime.preprocess import MAX_WORKING_EDGE, TRIM_THRESHOLD
-from runtime_fixtures import load_images
+from tests.runtime_fixtures import load_images
 
 # Test-set indices: a sandal, a trouser, a pullover, a shirt, an ankle boot.
 SAMPLES = (0, 1, 2, 4, 10)
