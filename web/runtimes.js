@@ -1,0 +1,136 @@
+/**
+ * Inference backends behind one interface.
+ *
+ *   const backend = await loadBackend('ort', metadata);
+ *   const probabilities = await backend.predict(images, n);
+ *
+ * `images` is a Float32Array of n × 28 × 28 raw intensities (0..255, light garment on dark,
+ * row-major), fed under the input name from metadata.json. The result is a Float32Array of
+ * n × 10 softmax probabilities in the order of metadata.labels. The /255 scaling is inside
+ * the model, so no backend rescales.
+ *
+ * Each runtime is imported on first use, so the page downloads only the one it runs.
+ */
+
+// Runtime files copied from web/node_modules by the site build (see vendor.json).
+// The bundle variant has the Emscripten glue built in, so the wasm binary is its only other file.
+const ORT_MODULE = './vendor/ort/ort.wasm.bundle.min.mjs';
+const ORT_WASM = 'vendor/ort/ort-wasm-simd-threaded.wasm';
+const TFJS_MODULE = './vendor/tfjs/tf.fesm.min.js';
+// TF.js's CPU backend computes in float32 JavaScript, which keeps it within 1e-5 of Keras.
+const TFJS_BACKEND = 'cpu';
+const REBUILD_HINT = 'Rebuild the site: npm ci --prefix web, then python -m exporter build.';
+
+export const BACKENDS = {
+  ort: { label: 'ONNX Runtime Web (wasm)', load: loadOrt },
+  'tfjs-graph': { label: 'TensorFlow.js (graph model)', load: (metadata) => loadTfjs(metadata, 'graph') },
+  'tfjs-layers': { label: 'TensorFlow.js (layers model)', load: (metadata) => loadTfjs(metadata, 'layers') },
+};
+
+/** A runtime or model file that could not be loaded, with a message meant for the page. */
+export class RuntimeLoadError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'RuntimeLoadError';
+  }
+}
+
+/** Loads the runtime and model of one backend; resolves to {name, label, details, predict}. */
+export async function loadBackend(name, metadata) {
+  const backend = BACKENDS[name];
+  if (!backend) {
+    throw new RuntimeLoadError(`Unknown backend "${name}". Choose one of: ${Object.keys(BACKENDS).join(', ')}.`);
+  }
+  const loaded = await backend.load(metadata);
+  return { name, label: backend.label, ...loaded };
+}
+
+async function importRuntime(path, what) {
+  try {
+    return await import(path);
+  } catch (error) {
+    throw new RuntimeLoadError(`Could not load ${what} from ${path} (${error.message}). ${REBUILD_HINT}`);
+  }
+}
+
+async function fetchBytes(url, what) {
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (error) {
+    throw new RuntimeLoadError(`Could not fetch ${what} ${url} (${error.message}).`);
+  }
+  if (!response.ok) {
+    throw new RuntimeLoadError(`The ${what} ${url} is missing (HTTP ${response.status}). ${REBUILD_HINT}`);
+  }
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+async function loadOrt(metadata) {
+  const ort = await importRuntime(ORT_MODULE, 'ONNX Runtime Web');
+  // Threads need SharedArrayBuffer, which browsers grant only to cross-origin isolated pages;
+  // a plain static host is not, so run single-threaded there.
+  if (!globalThis.crossOriginIsolated) ort.env.wasm.numThreads = 1;
+  // Resolved against the page, so the site works from any sub-path.
+  ort.env.wasm.wasmPaths = { wasm: new URL(ORT_WASM, document.baseURI).href };
+
+  const modelUrl = metadata.models.onnx;
+  const modelBytes = await fetchBytes(modelUrl, 'ONNX model');
+  let session;
+  try {
+    session = await ort.InferenceSession.create(modelBytes, { executionProviders: ['wasm'] });
+  } catch (error) {
+    throw new RuntimeLoadError(
+      `ONNX Runtime Web could not start with ${modelUrl} (${error.message}). ` +
+        `It needs ${ORT_WASM}. ${REBUILD_HINT}`,
+    );
+  }
+
+  const [height, width] = metadata.input.shape.slice(1);
+  const threads = ort.env.wasm.numThreads || 'default';
+  return {
+    details: `onnxruntime-web ${ort.env.versions.web}, wasm, ${threads} thread${threads === 1 ? '' : 's'}`,
+    async predict(images, n) {
+      const feeds = { [metadata.input.name]: new ort.Tensor('float32', images, [n, height, width]) };
+      const results = await session.run(feeds);
+      const output = results[metadata.output.name];
+      return Float32Array.from(output.data);
+    },
+  };
+}
+
+async function loadTfjs(metadata, kind) {
+  const tf = await importRuntime(TFJS_MODULE, 'TensorFlow.js');
+  if (tf.getBackend() !== TFJS_BACKEND && !(await tf.setBackend(TFJS_BACKEND))) {
+    throw new RuntimeLoadError(`TensorFlow.js could not start its "${TFJS_BACKEND}" backend.`);
+  }
+  await tf.ready();
+
+  const modelUrl = kind === 'graph' ? metadata.models.tfjs_graph : metadata.models.tfjs_layers;
+  let model;
+  try {
+    model = kind === 'graph' ? await tf.loadGraphModel(modelUrl) : await tf.loadLayersModel(modelUrl);
+  } catch (error) {
+    throw new RuntimeLoadError(`TensorFlow.js could not load the ${kind} model ${modelUrl} (${error.message}). ${REBUILD_HINT}`);
+  }
+
+  const [height, width] = metadata.input.shape.slice(1);
+  return {
+    details: `tfjs ${tf.version_core}, ${tf.getBackend()} backend, ${kind} model`,
+    async predict(images, n) {
+      const input = tf.tensor3d(images, [n, height, width], 'float32');
+      try {
+        // A graph model's input name comes from its signature (e.g. "image:0"), not from
+        // metadata.json, so pass the tensor positionally to its single input.
+        const output = model.predict(input);
+        try {
+          return await output.data();
+        } finally {
+          output.dispose();
+        }
+      } finally {
+        input.dispose();
+      }
+    },
+  };
+}
