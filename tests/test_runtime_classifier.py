@@ -263,7 +263,7 @@ def test_classifier_mismatch_lists_every_problem(tmp_path):
 
 def test_runtime_imports_no_tensorflow(model_build, tmp_path):
     """A fresh interpreter imports the runtime, classifies a file, and has loaded no TensorFlow."""
-    path = tmp_path / "bag.png"
+    path = tmp_path / "sandal.png"
     path.write_bytes(png_bytes(load_images()[8]))
     script = textwrap.dedent(
         f"""

@@ -31,7 +31,7 @@ HEAVY_MODULES = ("tensorflow", "keras", "tf2onnx", "tensorflowjs")
 def images(tmp_path) -> dict[str, Path]:
     """Real test-set images as files, plus the broken files ``predict`` must report and skip."""
     files = {}
-    for name, index in (("boot.png", 0), ("trouser.jpg", 1), ("pullover.webp", 2)):
+    for name, index in (("boot.png", 0), ("trouser.jpg", 2), ("pullover.webp", 1)):
         files[name] = tmp_path / name
         Image.fromarray(load_images()[index]).resize((112, 112)).save(files[name])
     files["empty.png"] = tmp_path / "empty.png"

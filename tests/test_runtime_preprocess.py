@@ -12,7 +12,7 @@ from exporter.runtime import BlankImageError, PreprocessError, UnreadableImageEr
 from exporter.runtime.preprocess import MAX_WORKING_EDGE, TRIM_THRESHOLD
 from tests.runtime_fixtures import load_images
 
-# Test-set indices: a sandal, a trouser, a pullover, a shirt, an ankle boot.
+# Test-set indices: an ankle boot, a pullover, a trouser, a shirt, a coat.
 SAMPLES = (0, 1, 2, 4, 10)
 ORIENTATION_TAG = 0x0112
 # Pillow transpose that turns the upright image into what a camera stores for each EXIF
@@ -201,7 +201,7 @@ def test_preprocess_16_bit_png_scaled_not_clipped():
 
 def test_preprocess_path_bytes_and_image_agree(tmp_path):
     image = on_canvas(garment(4, 2), (70, 60), (9, 1))
-    path = tmp_path / "coat.png"
+    path = tmp_path / "shirt.png"
     image.save(path)
 
     from_path = preprocess_image(path)
