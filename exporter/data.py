@@ -213,15 +213,15 @@ def parse_labels(raw: bytes, path: Path) -> np.ndarray:
 
 
 def _parse_header(raw: bytes, path: Path, magic: int, dimensions: int) -> tuple[int, ...]:
-    header_size = 4 + 4 * dimensions
-    if len(raw) < header_size:
-        raise DatasetError(f"{path} is too short ({len(raw)} bytes) to be an IDX file.")
     found = int.from_bytes(raw[:4], "big")
-    if found != magic:
+    if len(raw) >= 4 and found != magic:
         raise DatasetError(
             f"{path} has IDX magic number {found:#010x}, expected {magic:#010x}: it is not the "
             f"{'image' if dimensions == 3 else 'label'} file its name says."
         )
+    header_size = 4 + 4 * dimensions
+    if len(raw) < header_size:
+        raise DatasetError(f"{path} is too short ({len(raw)} bytes) to be an IDX file.")
     return tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(dimensions))
 
 

@@ -12,12 +12,12 @@ ACTIVATIONS = ("relu", "sigmoid", "tanh")
 class TrainingConfig:
     """Hyperparameters of one training run; every field is recorded in metadata.json."""
 
-    hidden: tuple[int, ...] = (256, 128)  # units per hidden Dense layer
+    hidden: tuple[int, ...] = (512, 256)  # units per hidden Dense layer
     activation: str = "relu"  # one of ACTIVATIONS; sigmoid is the classic MLP's
     dropout: float = 0.2  # after each hidden layer; 0 disables it
     epochs: int = 30
-    batch_size: int = 128
-    learning_rate: float = 0.05  # initial SGD rate, cosine-decayed to 0 over all steps
+    batch_size: int = 256
+    learning_rate: float = 0.1  # initial SGD rate, cosine-decayed to 0 over all steps
     momentum: float = 0.9
     validation_size: int = 5_000  # held out of the 60,000 training images
     seed: int = 0

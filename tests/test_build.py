@@ -1,0 +1,144 @@
+"""The real build on the real data: what it writes, its reports, and how it fails safely."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from exporter.build import BUILD_MARKER, OutputFolderError, build
+from exporter.contract import LABELS
+from exporter.data import DatasetError
+from exporter.model_config import TrainingConfig
+
+
+def quiet(line: str) -> None:
+    pass
+
+
+def test_build_writes_site_models_and_reports(short_build):
+    site = short_build / "site"
+    for relative in (
+        "index.html",
+        "metadata.json",
+        "models/model.onnx",
+        "models/tfjs-graph/model.json",
+        "models/tfjs-layers/model.json",
+        "samples/samples.json",
+    ):
+        assert (site / relative).is_file(), relative
+    assert (short_build / "model.keras").is_file()
+    assert (short_build / "parity.json").is_file()
+    assert (short_build / BUILD_MARKER).is_file()
+
+
+def test_build_skips_web_sources(short_build):
+    site = short_build / "site"
+    assert not (site / "node_modules").exists()
+    assert not (site / "package.json").exists()
+    assert not (site / "vendor.json").exists()
+
+
+def test_build_metadata_contents(short_build):
+    metadata = json.loads((short_build / "site" / "metadata.json").read_text())
+    assert metadata["labels"] == list(LABELS)
+    assert metadata["input"]["shape"] == [None, 28, 28]
+    assert metadata["input"]["range"] == [0.0, 255.0]
+    assert metadata["input"]["polarity"] == "light-on-dark"
+    assert 0.80 < metadata["test_accuracy"] <= 1.0
+    assert metadata["training"]["seed"] == 0
+    assert metadata["training"]["epochs"] == 3
+    assert metadata["parity"][0]["images"] == 10_000
+    for package in ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "tensorflowjs"):
+        assert metadata["versions"][package]
+
+
+def test_build_metadata_hashes_match_files(short_build):
+    site = short_build / "site"
+    files = json.loads((site / "metadata.json").read_text())["files"]
+    assert "models/model.onnx" in files
+    assert "models/tfjs-layers/model.json" in files
+    for relative, entry in files.items():
+        assert hashlib.sha256((site / relative).read_bytes()).hexdigest() == entry["sha256"], relative
+
+
+def test_build_parity_report_on_all_test_images(short_build):
+    report = json.loads((short_build / "parity.json").read_text())
+    (onnx,) = report["runtimes"]
+    assert onnx["runtime"] == "onnxruntime"
+    assert onnx["images"] == 10_000
+    assert onnx["argmax_agreement"] == 1.0
+    assert onnx["max_abs_diff"] <= report["tolerances"]["max_abs_diff"] == 1e-5
+    assert onnx["runtime_accuracy"] == pytest.approx(onnx["reference_accuracy"])
+
+
+def test_build_samples_index(short_build):
+    samples = json.loads((short_build / "site" / "samples" / "samples.json").read_text())["samples"]
+    assert len(samples) == 20
+    assert sorted({sample["label"] for sample in samples}) == list(range(10))
+    for sample in samples:
+        assert (short_build / "site" / sample["file"]).is_file()
+        assert sample["label_name"] == LABELS[sample["label"]]
+
+
+def make_previous_build(out):
+    out.mkdir()
+    (out / BUILD_MARKER).write_text("")
+    (out / "site").mkdir()
+    (out / "site" / "index.html").write_text("previous site")
+
+
+def test_build_bad_data_keeps_previous_output(tmp_path):
+    out = tmp_path / "build"
+    make_previous_build(out)
+    with pytest.raises(DatasetError):
+        build(out, TrainingConfig(epochs=1), data_dir=tmp_path / "empty", log=quiet)
+    assert (out / "site" / "index.html").read_text() == "previous site"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_build_crash_mid_export_keeps_previous_output(tmp_path, fashion_mnist_dir, monkeypatch):
+    out = tmp_path / "build"
+    make_previous_build(out)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("simulated crash while writing the layers model")
+
+    monkeypatch.setattr("exporter.export.tfjs_export.export_layers_model", crash)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        build(out, TrainingConfig(epochs=1, hidden=(16,)), data_dir=fashion_mnist_dir, log=quiet)
+    assert (out / "site" / "index.html").read_text() == "previous site"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_build_refuses_foreign_nonempty_folder(tmp_path):
+    out = tmp_path / "my-documents"
+    out.mkdir()
+    (out / "thesis.txt").write_text("precious")
+    with pytest.raises(OutputFolderError, match="not made by this tool"):
+        build(out, TrainingConfig(epochs=1), log=quiet)
+    assert (out / "thesis.txt").read_text() == "precious"
+
+
+def test_build_rejects_out_that_is_a_file(tmp_path):
+    out = tmp_path / "build"
+    out.write_text("")
+    with pytest.raises(OutputFolderError, match="is a file"):
+        build(out, TrainingConfig(epochs=1), log=quiet)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (TrainingConfig(epochs=0), "epochs"),
+        (TrainingConfig(hidden=()), "hidden"),
+        (TrainingConfig(activation="softplus"), "activation"),
+        (TrainingConfig(dropout=1.0), "dropout"),
+    ],
+)
+def test_build_invalid_config_trains_nothing(tmp_path, config, message):
+    with pytest.raises(ValueError, match=message):
+        build(tmp_path / "build", config, log=quiet)
+    assert not (tmp_path / "build").exists()
+

@@ -1,0 +1,96 @@
+"""The command line: help, flag validation, one-line errors and the build summary."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from exporter.cli import main
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "exporter", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_cli_help_lists_commands():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    assert "build" in result.stdout
+    assert "predict" in result.stdout
+
+
+def test_cli_build_help_names_every_flag():
+    result = run_cli("build", "--help")
+    assert result.returncode == 0
+    for flag in ("--out", "--data-dir", "--epochs", "--hidden", "--activation", "--seed", "--debug"):
+        assert flag in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--epochs", "0"], "must be at least 1"),
+        (["--epochs", "-3"], "must be at least 1"),
+        (["--epochs", "ten"], "expected a whole number"),
+        (["--hidden", ""], "comma-separated positive layer sizes"),
+        (["--hidden", "256,,128"], "comma-separated positive layer sizes"),
+        (["--hidden", "256,0"], "comma-separated positive layer sizes"),
+        (["--activation", "softplus"], "invalid choice"),
+        (["--dropout", "1"], "must be in [0, 1)"),
+        (["--learning-rate", "nan"], "finite number greater than 0"),
+        (["--learning-rate", "-0.1"], "finite number greater than 0"),
+        (["--momentum", "1.5"], "must be in [0, 1)"),
+    ],
+)
+def test_cli_build_rejects_bad_flags(flags, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["build", *flags])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_build_missing_data_is_one_line(tmp_path):
+    result = run_cli("build", "--out", str(tmp_path / "build"), "--data-dir", str(tmp_path / "nowhere"))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1
+    assert "--data-dir" in error_lines[0]
+    assert "apt-get install dataset-fashion-mnist" in error_lines[0]
+    assert not (tmp_path / "build").exists()
+
+
+def test_cli_build_debug_shows_traceback(tmp_path):
+    result = run_cli("build", "--debug", "--out", str(tmp_path / "build"), "--data-dir", str(tmp_path / "nowhere"))
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+
+
+def test_cli_build_prints_summary(tmp_path, fashion_mnist_dir):
+    out = tmp_path / "build"
+    result = run_cli("build", "--epochs", "1", "--hidden", "32", "--out", str(out), "--data-dir", str(fashion_mnist_dir))
+    assert result.returncode == 0, result.stderr
+    assert "epoch 1/1" in result.stdout
+    assert "Build complete" in result.stdout
+    assert "test accuracy" in result.stdout
+    assert f"python -m http.server -d {out / 'site'}" in result.stdout
+    assert (out / "site" / "metadata.json").is_file()
+
+
+def test_cli_build_sigmoid_activation(tmp_path, fashion_mnist_dir):
+    out = tmp_path / "build"
+    result = run_cli(
+        "build", "--activation", "sigmoid", "--epochs", "1", "--hidden", "32",
+        "--out", str(out), "--data-dir", str(fashion_mnist_dir),
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"activation": "sigmoid"' in (out / "site" / "metadata.json").read_text()
