@@ -12,6 +12,7 @@ import copy
 import functools
 import gzip
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ from onnx import TensorProto, helper
 
 from exporter import contract
 
-DATASET_DIR = Path("/usr/share/datasets/fashion-mnist")
+# The real data set, where conftest's fashion_mnist_dir fixture looks for it too.
+DATASET_DIR = Path(os.environ.get("FASHION_MNIST_DIR") or "/usr/share/datasets/fashion-mnist")
 PIXELS = contract.IMAGE_SIZE * contract.IMAGE_SIZE
 # Divides the centroid scores so the softmax gives graded probabilities, not one-hot ones.
 LOGIT_SCALE = 1.0 / 200_000.0
