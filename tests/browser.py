@@ -1,18 +1,21 @@
 """Browser test helpers and fixtures: serve a site on 127.0.0.1 under a sub-path, drive Debian's
 Chromium through Playwright, and record every request and policy violation of the page.
 
-Test modules load the fixtures with ``pytest_plugins = ["browser"]``. They need the
-``short_build`` fixture from conftest.py (a real short build that contains ``site/``).
+Test modules load the fixtures with ``pytest_plugins = ["tests.browser"]``. They need the
+``short_build`` and ``fashion_mnist_dir`` fixtures from conftest.py.
 
 Fixtures:
-    site_dir     the built site folder (``short_build / "site"``)
-    chromium     one headless Chromium for the session
-    site_server  a StaticServer for ``site_dir``; its ``url`` ends with SUB_PATH
-    web_page     a fresh browser context and page (empty cache), recording its traffic
+    site_dir             the built site folder (``short_build / "site"``)
+    chromium             one headless Chromium for the session
+    site_server          a StaticServer for ``site_dir``; its ``url`` ends with SUB_PATH
+    web_page             a fresh browser context and page (empty cache), recording its traffic
+    test_set             the real test images (10000, 28, 28) uint8 and labels (10000,)
+    keras_probabilities  the short build's Keras model on every test image, (10000, 10)
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import http.server
@@ -22,7 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import numpy as np
 import pytest
+
+from tests.web_images import load_test_set
 
 CHROMIUM = "/usr/bin/chromium"
 # No sandbox because tests run as root; the rest keep Chromium from calling any other host.
@@ -176,6 +182,32 @@ def wait_for_result(page, previous_run: str) -> dict:
     return page.evaluate("({...document.getElementById('result').dataset})")
 
 
+UPLOAD_WAYS = ("picker", "drop", "paste")
+
+_DISPATCH_FILE = """([base64, name, type, how]) => {
+  const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([bytes], name, { type }));
+  if (how === 'drop') {
+    const zone = document.getElementById('drop-zone');
+    zone.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+  } else {
+    document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: transfer, bubbles: true, cancelable: true }));
+  }
+}"""
+
+
+def upload(page, data: bytes, name: str, mime_type: str, how: str = "picker") -> dict:
+    """Give the page a file the way a person would (file picker, drop or paste); return the result."""
+    run = result_run(page)
+    if how == "picker":
+        page.set_input_files("#file-input", files=[{"name": name, "mimeType": mime_type, "buffer": data}])
+    else:
+        assert how in UPLOAD_WAYS, how
+        page.evaluate(_DISPATCH_FILE, [base64.b64encode(data).decode(), name, mime_type, how])
+    return wait_for_result(page, run)
+
+
 def result_run(page) -> str:
     return page.evaluate("document.getElementById('result').dataset.run")
 
@@ -190,6 +222,30 @@ def site_dir(short_build: Path) -> Path:
     site = short_build / "site"
     assert (site / "index.html").is_file(), f"{site} has no index.html; the build did not copy web/"
     return site
+
+
+@pytest.fixture(scope="session")
+def test_set(fashion_mnist_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    return load_test_set(fashion_mnist_dir)
+
+
+@pytest.fixture(scope="session")
+def keras_probabilities(short_build: Path, test_set) -> np.ndarray:
+    import keras
+
+    model = keras.saving.load_model(short_build / "model.keras")
+    images, _ = test_set
+    return model.predict(images.astype(np.float32), batch_size=1000, verbose=0)
+
+
+def confident_index(probabilities: np.ndarray, labels: np.ndarray, label: int, minimum: float = 0.9) -> int:
+    """Return the first test index of ``label`` that Keras gets right with at least ``minimum``.
+
+    Upload tests test the page, not the model, so they start from images the model knows.
+    """
+    candidates = np.flatnonzero((labels == label) & (probabilities[:, label] >= minimum))
+    assert candidates.size, f"Keras is never {minimum:.0%} sure of class {label}; train longer"
+    return int(candidates[0])
 
 
 @pytest.fixture(scope="session")

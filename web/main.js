@@ -46,6 +46,7 @@ function enqueue(task) {
       ui.clearError();
       await task();
     } catch (error) {
+      ui.clearResult('error');
       reportError(error);
     } finally {
       ui.setBusy(false);
@@ -86,7 +87,6 @@ async function classify(input, source, trueLabel = null) {
 
 async function classifyDrawing() {
   if (sketchpad.isBlank) {
-    ui.clearResult('error');
     throw new ImageInputError('The canvas is blank: draw something first.');
   }
   const { data, width, height } = sketchpad.pixels();
@@ -96,16 +96,9 @@ async function classifyDrawing() {
 
 async function classifyFile(file) {
   ui.setStatus(`Reading ${file.name || 'the image'}…`);
-  let input;
-  try {
-    const rgba = await decodeImageFile(file);
-    ui.showUploadPreview(rgba);
-    input = preprocessRgba(rgba.data, rgba.width, rgba.height);
-  } catch (error) {
-    ui.clearResult('error');
-    throw error;
-  }
-  await classify(input, 'upload');
+  const rgba = await decodeImageFile(file);
+  ui.showUploadPreview(rgba);
+  await classify(preprocessRgba(rgba.data, rgba.width, rgba.height), 'upload');
 }
 
 async function classifySample(sample) {

@@ -1,0 +1,101 @@
+"""The browser's preprocessing (web/preprocess.js) against the Python reference
+(exporter/runtime/preprocess.py) on the same upload fixtures, in real Chromium.
+
+Each fixture is uploaded through the page's file picker, and the 28×28 input that the page
+fed the model (``window.classifier.lastInput``) is compared with ``preprocess_image`` on the
+same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from exporter.runtime.preprocess import preprocess_image
+from tests.browser import confident_index, open_site, upload
+from tests.web_images import UPLOAD_CASES
+
+pytest_plugins = ["tests.browser"]
+pytestmark = pytest.mark.browser
+
+# Float rounding only: both sides compute in float64 from the same 8-bit pixels.
+EXACT = 1e-3
+# (max |Δ|, mean |Δ|) on the 0..255 scale for inputs where the two sides start from slightly
+# different pixels. A difference of under one grey level before the trim can move the trimmed
+# box by one pixel, which shifts the whole resampling grid, so the max is far above the mean.
+LOOSE = {
+    # Above 1,024 px each side scales with its own filter: Chromium's high-quality bitmap
+    # resize against Pillow's box filter (docs/preprocessing.md, step 2).
+    "large": (12.0, 1.0),
+    # Chromium's 2D canvas stores colour premultiplied by alpha in 8 bits, so half-transparent
+    # pixels come back rounded (see test_preprocess_transparent_is_canvas_rounding).
+    "transparent": (20.0, 1.5),
+}
+
+
+@pytest.fixture
+def ready_page(web_page, site_server):
+    open_site(web_page, site_server.url)
+    return web_page
+
+
+def browser_input(page, data: bytes, case) -> np.ndarray:
+    result = upload(page, data, case.file_name, case.mime_type)
+    assert result["state"] == "done", page.text_content("#message")
+    return np.array(page.evaluate("window.classifier.lastInput"), dtype=np.float32).reshape(28, 28)
+
+
+def fixture_bytes(case, test_set, keras_probabilities) -> bytes:
+    images, labels = test_set
+    return case.make(images[confident_index(keras_probabilities, labels, case.label)])
+
+
+@pytest.mark.parametrize("case", UPLOAD_CASES, ids=lambda case: case.name)
+def test_preprocess_matches_python(ready_page, test_set, keras_probabilities, case):
+    data = fixture_bytes(case, test_set, keras_probabilities)
+
+    difference = np.abs(browser_input(ready_page, data, case) - preprocess_image(data))
+
+    max_bound, mean_bound = LOOSE.get(case.name, (EXACT, EXACT))
+    where = np.unravel_index(difference.argmax(), difference.shape)
+    assert difference.max() <= max_bound, f"max |Δ| {difference.max():.4g} at {where}"
+    assert difference.mean() <= mean_bound, f"mean |Δ| {difference.mean():.4g}"
+
+
+def test_preprocess_transparent_is_canvas_rounding(ready_page, test_set, keras_probabilities):
+    """With the canvas's premultiplied rounding applied first, the reference agrees exactly."""
+    case = next(case for case in UPLOAD_CASES if case.name == "transparent")
+    data = fixture_bytes(case, test_set, keras_probabilities)
+    rgba = np.asarray(Image.open(io.BytesIO(data)).convert("RGBA"), dtype=np.float64)
+    alpha = rgba[..., 3:]
+    premultiplied = np.round(rgba[..., :3] * alpha / 255)
+    restored = np.where(alpha > 0, np.round(premultiplied * 255 / np.maximum(alpha, 1)), 0)
+    as_canvas = Image.fromarray(np.concatenate([restored, alpha], axis=-1).astype(np.uint8), "RGBA")
+
+    difference = np.abs(browser_input(ready_page, data, case) - preprocess_image(as_canvas))
+
+    assert difference.max() <= EXACT
+
+
+def test_preprocess_drawing_matches_python(ready_page):
+    """A drawing goes through the same steps as an upload: compare on the canvas's own pixels."""
+    pad = ready_page.locator("#pad").bounding_box()
+    run = ready_page.evaluate("document.getElementById('result').dataset.run")
+    ready_page.mouse.move(pad["x"] + 60, pad["y"] + 50)
+    ready_page.mouse.down()
+    for x, y in [(90, 200), (140, 120), (200, 230), (220, 60)]:
+        ready_page.mouse.move(pad["x"] + x, pad["y"] + y, steps=8)
+    ready_page.mouse.up()
+    ready_page.wait_for_selector(f"#result:not([data-run='{run}'])", state="attached")
+    pixels = ready_page.evaluate(
+        "Array.from(document.getElementById('pad').getContext('2d').getImageData(0, 0, 280, 280).data)"
+    )
+    drawing = Image.fromarray(np.array(pixels, dtype=np.uint8).reshape(280, 280, 4), "RGBA")
+
+    browser = np.array(ready_page.evaluate("window.classifier.lastInput"), dtype=np.float32).reshape(28, 28)
+    difference = np.abs(browser - preprocess_image(drawing))
+
+    assert difference.max() <= EXACT
