@@ -141,6 +141,7 @@ class PageRecorder:
     """Everything a page did that tests assert on."""
 
     requests: list[str] = field(default_factory=list)
+    failed_responses: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
 
@@ -157,6 +158,7 @@ def new_recorded_page(browser, **context_options):
     page = context.new_page()
     recorder = PageRecorder()
     page.on("request", lambda request: recorder.requests.append(request.url))
+    page.on("response", lambda response: response.status >= 400 and recorder.failed_responses.append(f"{response.status} {response.url}"))
     page.on("console", lambda message: message.type == "error" and recorder.console_errors.append(message.text))
     page.on("pageerror", lambda error: recorder.page_errors.append(str(error)))
     page.add_init_script(RECORD_VIOLATIONS)

@@ -64,7 +64,7 @@ export class Sketchpad {
     this.canvas.setPointerCapture(event.pointerId);
     this.current = { pointerId: event.pointerId, size: this.brushSize, points: [this.#point(event)] };
     this.strokes.push(this.current);
-    this.#drawStroke(this.current);
+    this.#redraw();
   }
 
   #extend(event) {
@@ -73,7 +73,9 @@ export class Sketchpad {
     // Coalesced events keep fast pen and touch strokes smooth.
     const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
     for (const each of events.length ? events : [event]) this.current.points.push(this.#point(each));
-    this.#drawStroke(this.current);
+    // Redraw from scratch, so the pixels depend only on the stroke list and an undo gives
+    // back exactly what was there before (stroking a path twice darkens its soft edges).
+    this.#redraw();
   }
 
   #finish(event) {
