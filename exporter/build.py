@@ -94,7 +94,7 @@ def build(
                 parity=parity,
                 onnx_model=onnx_model,
                 files=site.file_digests(site_dir / site.MODELS_DIR, site_dir),
-                keras_file=site.file_digests(staging, staging)["model.keras"],
+                keras_file=site.file_digest(staging / "model.keras"),
                 web_dir=Path(web_dir),
                 samples=len(samples),
             )

@@ -1,7 +1,8 @@
 """Compose ``metadata.json``: the contract, where each model is, how it was made and how well it does.
 
-The page and embedding programs read the input contract, labels and model paths from it. It
-contains no timestamps, so a rebuild from the same inputs gives the same bytes.
+The page and embedding programs read the input contract, labels and model paths from it. Apart
+from the ``build`` entry it contains no timestamps, so a rebuild from the same inputs gives the
+same bytes.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def build_metadata(
             "batch_axis": BATCH_AXIS,
         },
         "test_accuracy": round(test_accuracy, 6),
-        "final_epoch": vars(history[-1]) | {"seconds": None},
+        "final_epoch": {key: value for key, value in vars(history[-1]).items() if key != "seconds"},
         "parity": [report.as_dict() for report in parity],
         "training": config.as_dict(),
         "dataset": {
@@ -64,7 +65,9 @@ def build_metadata(
             **_npm_versions(web_dir),
         },
         "files": files,
-        "keras_file": {"path": "model.keras (next to site/, not published)", **keras_file},
+        # The only part that differs between two builds from the same inputs: Keras writes
+        # the save time and Python object ids into model.keras.
+        "build": {"keras_file": {"path": "../model.keras", **keras_file}},
     }
 
 

@@ -31,7 +31,10 @@ class EpochRecord:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and TensorFlow and make TensorFlow's kernels deterministic."""
+    """Reset Keras's state, seed Python, NumPy and TensorFlow, and make TensorFlow's kernels deterministic."""
+    # Keras numbers name scopes per process (fashion_mnist_mlp_1, _2, …) and those names end up
+    # in the exported graphs, so a second build in one process would differ without the reset.
+    keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
 

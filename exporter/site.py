@@ -85,15 +85,17 @@ def write_samples(site_dir: Path, images: np.ndarray, labels: np.ndarray) -> lis
     return samples
 
 
+def file_digest(path: Path) -> dict:
+    """Return ``{"sha256", "bytes"}`` of one file."""
+    return {"sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "bytes": path.stat().st_size}
+
+
 def file_digests(folder: Path, relative_to: Path) -> dict[str, dict]:
     """Return ``{relative path: {"sha256", "bytes"}}`` for every file below ``folder``, sorted by path."""
-    digests = {}
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digests[path.relative_to(relative_to).as_posix()] = {
-            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-            "bytes": path.stat().st_size,
-        }
-    return digests
+    return {
+        path.relative_to(relative_to).as_posix(): file_digest(path)
+        for path in sorted(p for p in folder.rglob("*") if p.is_file())
+    }
 
 
 def write_json(path: Path, document: dict) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import signal
+import subprocess
+import sys
 import json
 
 import pytest
@@ -142,3 +145,48 @@ def test_build_invalid_config_trains_nothing(tmp_path, config, message):
         build(tmp_path / "build", config, log=quiet)
     assert not (tmp_path / "build").exists()
 
+
+
+def test_build_same_seed_is_byte_identical(tmp_path, fashion_mnist_dir):
+    config = TrainingConfig(epochs=1, hidden=(32,))
+    outputs = [tmp_path / "first", tmp_path / "second"]
+    for out in outputs:
+        build(out, config, data_dir=fashion_mnist_dir, log=quiet)
+    first, second = (out / "site" for out in outputs)
+    published = sorted(p.relative_to(first).as_posix() for p in first.rglob("*") if p.is_file())
+    assert published == sorted(p.relative_to(second).as_posix() for p in second.rglob("*") if p.is_file())
+    for relative in published:
+        if relative == "metadata.json":
+            continue
+        assert (first / relative).read_bytes() == (second / relative).read_bytes(), relative
+    metadata = [json.loads((site / "metadata.json").read_text()) for site in (first, second)]
+    for document in metadata:
+        document.pop("build")
+    assert metadata[0] == metadata[1]
+
+
+def test_build_other_seed_gives_other_weights(tmp_path, fashion_mnist_dir):
+    for seed in (0, 1):
+        build(tmp_path / f"seed-{seed}", TrainingConfig(epochs=1, hidden=(32,), seed=seed), data_dir=fashion_mnist_dir, log=quiet)
+    onnx_files = [(tmp_path / f"seed-{seed}" / "site" / "models" / "model.onnx").read_bytes() for seed in (0, 1)]
+    assert onnx_files[0] != onnx_files[1]
+
+
+def test_build_interrupted_keeps_previous_site(tmp_path, fashion_mnist_dir):
+    out = tmp_path / "build"
+    make_previous_build(out)
+    command = [
+        sys.executable, "-u", "-m", "exporter", "build", "--epochs", "50", "--hidden", "32",
+        "--out", str(out), "--data-dir", str(fashion_mnist_dir),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in process.stdout:
+        if "1/50" in line:
+            break
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 130
+    assert "interrupted" in stderr
+    assert "Traceback" not in stderr
+    assert (out / "site" / "index.html").read_text() == "previous site"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

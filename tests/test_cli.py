@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -94,3 +95,24 @@ def test_cli_build_sigmoid_activation(tmp_path, fashion_mnist_dir):
     )
     assert result.returncode == 0, result.stderr
     assert '"activation": "sigmoid"' in (out / "site" / "metadata.json").read_text()
+
+
+def test_cli_build_full_disk_is_one_line(tmp_path, fashion_mnist_dir, monkeypatch, capsys):
+    out = tmp_path / "build"
+    out.mkdir()
+    (out / ".exporter-build").write_text("")
+    (out / "previous.txt").write_text("previous build")
+
+    def disk_full(model, path):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr("exporter.export.onnx_export.export_onnx", disk_full)
+    code = main(["build", "--epochs", "1", "--hidden", "16", "--out", str(out), "--data-dir", str(fashion_mnist_dir)])
+    stderr = capsys.readouterr().err
+    assert code == 1
+    error_lines = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1
+    assert "No space left on device" in error_lines[0]
+    assert "disk has space" in error_lines[0]
+    assert "Traceback" not in stderr
+    assert (out / "previous.txt").read_text() == "previous build"

@@ -7,6 +7,7 @@ model is wrapped in a ``tf.function`` with an explicit input signature and conve
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import onnx
@@ -20,6 +21,7 @@ from exporter.export.serving import INPUT_SIGNATURE, serving_function
 OPSET = 17
 IR_VERSION = 8
 BATCH_AXIS = "batch"
+_COUNTER_SUFFIX = re.compile(r"__\d+$")
 
 
 class OnnxExportError(RuntimeError):
@@ -33,6 +35,9 @@ def export_onnx(model, path: Path) -> onnx.ModelProto:
     )
     proto.ir_version = IR_VERSION
     _name_batch_axis(proto)
+    _strip_name_counters(proto)
+    # tf2onnx names the traced function here, with a per-process counter in its name.
+    proto.graph.doc_string = "Fashion-MNIST MLP exported by exporter with tf2onnx"
     _check(proto)
     path.write_bytes(proto.SerializeToString())
     return proto
@@ -43,6 +48,34 @@ def _name_batch_axis(proto: onnx.ModelProto) -> None:
         proto_dim = value.type.tensor_type.shape.dim[0]
         proto_dim.ClearField("dim_value")
         proto_dim.dim_param = BATCH_AXIS
+
+
+def _strip_name_counters(proto: onnx.ModelProto) -> None:
+    """Drop the ``__<n>`` suffixes that tf2onnx takes from a process-wide counter.
+
+    The counter keeps rising across exports in one process, so without this a second export of
+    the same model in the same process would give different bytes.
+    """
+    names = [value.name for value in proto.graph.initializer]
+    names += [name for node in proto.graph.node for name in (*node.input, *node.output, node.name)]
+    renamed: dict[str, str] = {}
+    taken = set(names)
+    for name in names:
+        if name in renamed or not _COUNTER_SUFFIX.search(name):
+            continue
+        candidate = _COUNTER_SUFFIX.sub("", name)
+        suffix = 1
+        while candidate in taken:
+            candidate = f"{_COUNTER_SUFFIX.sub('', name)}_{suffix}"
+            suffix += 1
+        renamed[name] = candidate
+        taken.add(candidate)
+    for value in proto.graph.initializer:
+        value.name = renamed.get(value.name, value.name)
+    for node in proto.graph.node:
+        node.name = renamed.get(node.name, node.name)
+        node.input[:] = [renamed.get(name, name) for name in node.input]
+        node.output[:] = [renamed.get(name, name) for name in node.output]
 
 
 def _check(proto: onnx.ModelProto) -> None:

@@ -33,7 +33,11 @@ def export_graph_model(model, folder: Path) -> Path:
             signature_def="serving_default",
             saved_model_tags="serve",
         )
-    return folder / "model.json"
+    # The converter writes each node's attributes in protobuf map order, which changes from
+    # run to run; sorted keys make equal models give equal bytes.
+    model_json = folder / "model.json"
+    model_json.write_text(json.dumps(json.loads(model_json.read_text()), sort_keys=True))
+    return model_json
 
 
 def export_layers_model(model, folder: Path) -> Path:
