@@ -99,3 +99,35 @@ def test_preprocess_drawing_matches_python(ready_page):
     difference = np.abs(browser - preprocess_image(drawing))
 
     assert difference.max() <= EXACT
+
+
+def encoded(format: str, mode: str = "RGB", **options) -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, (123, 45), "white").save(buffer, format=format, **options)
+    return buffer.getvalue()
+
+
+HEADER_CASES = {
+    "png": ("PNG", encoded("PNG")),
+    "gif": ("GIF", encoded("GIF", "L")),
+    "jpeg": ("JPEG", encoded("JPEG")),
+    "jpeg-exif": ("JPEG", encoded("JPEG", exif=Image.Exif().tobytes())),
+    "webp-lossy": ("WebP", encoded("WEBP", quality=80)),
+    "webp-lossless": ("WebP", encoded("WEBP", lossless=True)),
+    "webp-extended": ("WebP", encoded("WEBP", "RGBA", quality=80)),
+}
+
+READ_HEADER = """async ([bytes, format]) => {
+  const { readHeaderSize } = await import('./preprocess.js');
+  return readHeaderSize(new Uint8Array(bytes), format);
+}"""
+
+
+@pytest.mark.parametrize("name", HEADER_CASES)
+def test_preprocess_reads_header_size(ready_page, name):
+    """The header size decides whether a file is scaled down while decoding, before any pixel."""
+    format, data = HEADER_CASES[name]
+
+    size = ready_page.evaluate(READ_HEADER, [list(data), format])
+
+    assert size == {"width": 123, "height": 45}

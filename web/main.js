@@ -6,7 +6,7 @@
  * `?backend=ort|tfjs-graph|tfjs-layers` picks the backend loaded first.
  */
 
-import { BACKENDS, RuntimeLoadError, loadBackend } from './runtimes.js';
+import { BACKENDS, RuntimeLoadError, loadBackend, preloadRuntime } from './runtimes.js';
 import { IMAGE_SIZE, ImageInputError, decodeImageFile, preprocessRgba, rgbaToModelInput } from './preprocess.js';
 import { Sketchpad } from './sketchpad.js';
 import * as ui from './ui.js';
@@ -226,18 +226,19 @@ function exposeApi(ready) {
 
 async function main() {
   ui.setBusy(true);
-  ui.setStatus('Loading metadata…');
-  state.metadata = await fetchJson(METADATA_URL, 'model metadata');
-  checkContract(state.metadata);
-  ui.renderBars(state.metadata.labels);
-  ui.showModelInfo(state.metadata);
-
   const requested = new URLSearchParams(location.search).get('backend');
   if (requested !== null && !(requested in BACKENDS)) {
     throw new RuntimeLoadError(`Unknown backend "${requested}" in the URL. Use one of: ${Object.keys(BACKENDS).join(', ')}.`);
   }
   state.backendName = requested ?? DEFAULT_BACKEND;
   for (const choice of elements.backendChoices) choice.checked = choice.value === state.backendName;
+  preloadRuntime(state.backendName);
+
+  ui.setStatus('Loading metadata…');
+  state.metadata = await fetchJson(METADATA_URL, 'model metadata');
+  checkContract(state.metadata);
+  ui.renderBars(state.metadata.labels);
+  ui.showModelInfo(state.metadata);
 
   const { samples } = await fetchJson(state.metadata.samples, 'sample list');
   ui.renderGallery(samples, (sample) => enqueue(() => classifySample(sample)));

@@ -18,6 +18,9 @@ const LUMA_G = 0.587;
 const LUMA_B = 0.114;
 
 const FORMAT_NAMES = 'a PNG, JPEG, WebP or GIF image';
+// Read for the format check and the stored size. A JPEG's EXIF block (up to 64 KiB each, with
+// its thumbnail) comes before the frame header, so read well past it.
+const HEADER_BYTES = 256 * 1024;
 
 /** A problem with the user's input, with a message meant for the page. */
 export class ImageInputError extends Error {
@@ -38,19 +41,26 @@ export async function decodeImageFile(file) {
   if (file.size === 0) {
     throw new ImageInputError(`${name} is empty (0 bytes). Choose ${FORMAT_NAMES}.`);
   }
-  const format = sniffFormat(new Uint8Array(await file.slice(0, 16).arrayBuffer()));
+  const header = new Uint8Array(await file.slice(0, HEADER_BYTES).arrayBuffer());
+  const format = sniffFormat(header);
   if (format === null) {
     throw new ImageInputError(`${name} is not ${FORMAT_NAMES}.`);
   }
 
-  // The <img> element reads the size from the header, after EXIF orientation, without
-  // decoding the pixels, so a 6000×4000 photo costs no full-size buffer here.
-  const { width, height } = await readOrientedSize(file, name, format);
-  const scale = Math.min(1, MAX_WORKING_EDGE / Math.max(width, height));
+  // The longest edge does not depend on EXIF orientation, so the stored size in the header
+  // tells whether to scale down. Only then is the oriented size needed, and an <img> element
+  // reads it from the header without decoding the pixels, so a 6000×4000 photo is decoded
+  // straight to the bounded size and never to a full-size buffer.
+  const stored = readHeaderSize(header, format);
+  let oriented = null;
+  if (stored === null || Math.max(stored.width, stored.height) > MAX_WORKING_EDGE) {
+    oriented = await readOrientedSize(file, name, format);
+  }
   const options = { colorSpaceConversion: 'none', imageOrientation: 'from-image' };
-  if (scale < 1) {
-    options.resizeWidth = Math.max(1, Math.round((width * MAX_WORKING_EDGE) / Math.max(width, height)));
-    options.resizeHeight = Math.max(1, Math.round((height * MAX_WORKING_EDGE) / Math.max(width, height)));
+  const longest = oriented ? Math.max(oriented.width, oriented.height) : 0;
+  if (longest > MAX_WORKING_EDGE) {
+    options.resizeWidth = Math.max(1, Math.round((oriented.width * MAX_WORKING_EDGE) / longest));
+    options.resizeHeight = Math.max(1, Math.round((oriented.height * MAX_WORKING_EDGE) / longest));
     options.resizeQuality = 'high';
   }
 
@@ -62,7 +72,8 @@ export async function decodeImageFile(file) {
   }
   try {
     const rgba = bitmapToRgba(bitmap);
-    return { ...rgba, format, originalWidth: width, originalHeight: height };
+    const original = oriented ?? { width: rgba.width, height: rgba.height };
+    return { ...rgba, format, originalWidth: original.width, originalHeight: original.height };
   } finally {
     bitmap.close();
   }
@@ -75,6 +86,52 @@ export function sniffFormat(bytes) {
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'JPEG';
   if (bytes.length >= 6 && ascii(0, 4) === 'GIF8') return 'GIF';
   if (bytes.length >= 12 && ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') return 'WebP';
+  return null;
+}
+
+/**
+ * Returns the stored {width, height} from an image header (before EXIF orientation), or null
+ * when the header is cut short or not understood.
+ */
+export function readHeaderSize(bytes, format) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (format === 'PNG') return bytes.length >= 24 ? { width: view.getUint32(16), height: view.getUint32(20) } : null;
+  if (format === 'GIF') return bytes.length >= 10 ? { width: view.getUint16(6, true), height: view.getUint16(8, true) } : null;
+  if (format === 'WebP') return readWebpSize(view);
+  if (format === 'JPEG') return readJpegSize(view);
+  return null;
+}
+
+// WebP: the first chunk is VP8 (lossy), VP8L (lossless) or VP8X (extended), each with its own layout.
+function readWebpSize(view) {
+  if (view.byteLength < 30) return null;
+  const chunk = String.fromCharCode(view.getUint8(12), view.getUint8(13), view.getUint8(14), view.getUint8(15));
+  const uint24 = (offset) => view.getUint8(offset) | (view.getUint8(offset + 1) << 8) | (view.getUint8(offset + 2) << 16);
+  if (chunk === 'VP8X') return { width: 1 + uint24(24), height: 1 + uint24(27) };
+  if (chunk === 'VP8L') {
+    const bits = view.getUint32(21, true); // 14 bits width − 1, then 14 bits height − 1
+    return { width: 1 + (bits & 0x3fff), height: 1 + ((bits >>> 14) & 0x3fff) };
+  }
+  if (chunk === 'VP8 ') return { width: view.getUint16(26, true) & 0x3fff, height: view.getUint16(28, true) & 0x3fff };
+  return null;
+}
+
+// JPEG: walk the marker segments up to the start-of-frame, which holds the size.
+function readJpegSize(view) {
+  let offset = 2;
+  while (offset + 9 <= view.byteLength) {
+    if (view.getUint8(offset) !== 0xff) return null;
+    const marker = view.getUint8(offset + 1);
+    if (marker === 0xff) {
+      offset += 1; // fill byte before a marker
+      continue;
+    }
+    // SOF0 to SOF15 carry the frame size, except DHT (C4), JPG (C8) and DAC (CC).
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      return { height: view.getUint16(offset + 5), width: view.getUint16(offset + 7) };
+    }
+    offset += 2 + view.getUint16(offset + 2);
+  }
   return null;
 }
 
@@ -168,12 +225,10 @@ function removeBackground(gray, width, height) {
 }
 
 function borderValues(gray, width, height) {
+  if (width <= 2 || height <= 2) return gray; // every pixel is on the border
   const values = [];
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      if (y === 0 || y === height - 1 || x === 0 || x === width - 1) values.push(gray[y * width + x]);
-    }
-  }
+  for (let x = 0; x < width; x++) values.push(gray[x], gray[(height - 1) * width + x]);
+  for (let y = 1; y < height - 1; y++) values.push(gray[y * width], gray[y * width + width - 1]);
   return values;
 }
 
@@ -213,36 +268,42 @@ function resizeArea(gray, stride, box, outWidth, outHeight) {
     const rowStart = (box.top + y) * stride + box.left;
     for (let x = 0; x < outWidth; x++) {
       let sum = 0;
-      for (const [index, weight] of columns[x]) sum += gray[rowStart + index] * weight;
+      for (let k = columns.offsets[x]; k < columns.offsets[x + 1]; k++) {
+        sum += gray[rowStart + columns.indices[k]] * columns.weights[k];
+      }
       horizontal[y * outWidth + x] = sum;
     }
   }
 
   const output = new Float64Array(outWidth * outHeight);
   for (let y = 0; y < outHeight; y++) {
-    for (let x = 0; x < outWidth; x++) {
-      let sum = 0;
-      for (const [index, weight] of rows[y]) sum += horizontal[index * outWidth + x] * weight;
-      output[y * outWidth + x] = sum;
+    for (let k = rows.offsets[y]; k < rows.offsets[y + 1]; k++) {
+      const source = rows.indices[k] * outWidth;
+      const weight = rows.weights[k];
+      for (let x = 0; x < outWidth; x++) output[y * outWidth + x] += horizontal[source + x] * weight;
     }
   }
   return output;
 }
 
-// For each output pixel, the [inputIndex, weight] pairs of the input span it covers. The
-// weights are the overlap lengths divided by the span, so they sum to 1.
+// For each output pixel o, the input pixels its span covers: indices[offsets[o]..offsets[o + 1]]
+// with weights equal to the overlap length divided by the span, so they sum to 1.
 function areaWeights(inSize, outSize) {
   const span = inSize / outSize;
+  const offsets = new Int32Array(outSize + 1);
+  const indices = [];
   const weights = [];
   for (let o = 0; o < outSize; o++) {
     const start = o * span;
     const end = (o + 1) * span;
-    const pairs = [];
     for (let i = Math.floor(start); i < Math.min(inSize, Math.ceil(end)); i++) {
       const overlap = Math.min(end, i + 1) - Math.max(start, i);
-      if (overlap > 0) pairs.push([i, overlap / span]);
+      if (overlap > 0) {
+        indices.push(i);
+        weights.push(overlap / span);
+      }
     }
-    weights.push(pairs);
+    offsets[o + 1] = indices.length;
   }
-  return weights;
+  return { offsets, indices: Int32Array.from(indices), weights: Float64Array.from(weights) };
 }

@@ -22,10 +22,12 @@ const TFJS_BACKEND = 'cpu';
 const REBUILD_HINT = 'Rebuild the site: npm ci --prefix web, then python -m exporter build.';
 
 export const BACKENDS = {
-  ort: { label: 'ONNX Runtime Web (wasm)', load: loadOrt },
-  'tfjs-graph': { label: 'TensorFlow.js (graph model)', load: (metadata) => loadTfjs(metadata, 'graph') },
-  'tfjs-layers': { label: 'TensorFlow.js (layers model)', load: (metadata) => loadTfjs(metadata, 'layers') },
+  ort: { label: 'ONNX Runtime Web (wasm)', module: ORT_MODULE, load: loadOrt },
+  'tfjs-graph': { label: 'TensorFlow.js (graph model)', module: TFJS_MODULE, load: (metadata) => loadTfjs(metadata, 'graph') },
+  'tfjs-layers': { label: 'TensorFlow.js (layers model)', module: TFJS_MODULE, load: (metadata) => loadTfjs(metadata, 'layers') },
 };
+
+const runtimeModules = new Map(); // module path -> Promise of the imported module
 
 /** A runtime or model file that could not be loaded, with a message meant for the page. */
 export class RuntimeLoadError extends Error {
@@ -48,12 +50,22 @@ export async function loadBackend(name, metadata) {
   return { name, label: backend.label, ...loaded };
 }
 
-async function importRuntime(path, what) {
-  try {
-    return await import(path);
-  } catch (error) {
-    throw new RuntimeLoadError(`Could not load ${what} from ${path} (${error.message}). ${REBUILD_HINT}`);
+/** Starts downloading a backend's runtime before metadata.json is in, to save a round trip. */
+export function preloadRuntime(name) {
+  const backend = BACKENDS[name];
+  if (backend) importRuntime(backend.module).catch(() => {}); // loadBackend reports the failure
+}
+
+function importRuntime(path) {
+  if (!runtimeModules.has(path)) {
+    const loading = import(path).catch((error) => {
+      runtimeModules.delete(path); // so that choosing the backend again retries
+      const what = path === ORT_MODULE ? 'ONNX Runtime Web' : 'TensorFlow.js';
+      throw new RuntimeLoadError(`Could not load ${what} from ${path} (${error.message}). ${REBUILD_HINT}`);
+    });
+    runtimeModules.set(path, loading);
   }
+  return runtimeModules.get(path);
 }
 
 async function fetchBytes(url, what) {
@@ -70,15 +82,14 @@ async function fetchBytes(url, what) {
 }
 
 async function loadOrt(metadata) {
-  const ort = await importRuntime(ORT_MODULE, 'ONNX Runtime Web');
+  const modelUrl = metadata.models.onnx;
+  const [ort, modelBytes] = await Promise.all([importRuntime(ORT_MODULE), fetchBytes(modelUrl, 'ONNX model')]);
   // Threads need SharedArrayBuffer, which browsers grant only to cross-origin isolated pages;
   // a plain static host is not, so run single-threaded there.
   if (!globalThis.crossOriginIsolated) ort.env.wasm.numThreads = 1;
   // Resolved against the page, so the site works from any sub-path.
   ort.env.wasm.wasmPaths = { wasm: new URL(ORT_WASM, document.baseURI).href };
 
-  const modelUrl = metadata.models.onnx;
-  const modelBytes = await fetchBytes(modelUrl, 'ONNX model');
   let session;
   try {
     session = await ort.InferenceSession.create(modelBytes, { executionProviders: ['wasm'] });
@@ -103,7 +114,7 @@ async function loadOrt(metadata) {
 }
 
 async function loadTfjs(metadata, kind) {
-  const tf = await importRuntime(TFJS_MODULE, 'TensorFlow.js');
+  const tf = await importRuntime(TFJS_MODULE);
   if (tf.getBackend() !== TFJS_BACKEND && !(await tf.setBackend(TFJS_BACKEND))) {
     throw new RuntimeLoadError(`TensorFlow.js could not start its "${TFJS_BACKEND}" backend.`);
   }
