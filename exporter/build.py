@@ -156,8 +156,14 @@ def _check_output_folder(out: Path) -> None:
             "Choose an empty or new folder."
         )
     parent = out.resolve().parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise OutputFolderError(f"cannot write next to --out {out}: {parent} is missing or read-only.")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        Path(tempfile.mkdtemp(prefix=f".{out.name}.write-check-", dir=parent)).rmdir()
+    except OSError as error:
+        raise OutputFolderError(
+            f"cannot write next to --out {out}: {error.strerror or error} ({parent}). "
+            "Choose a folder on a writable disk."
+        ) from error
 
 
 @contextmanager

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import json
+from pathlib import Path
 
 import pytest
 
@@ -190,3 +191,9 @@ def test_build_interrupted_keeps_previous_site(tmp_path, fashion_mnist_dir):
     assert "Traceback" not in stderr
     assert (out / "site" / "index.html").read_text() == "previous site"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_build_unwritable_output_trains_nothing(tmp_path):
+    # /proc rejects new folders even for root, whom file permissions do not stop.
+    with pytest.raises(OutputFolderError, match="cannot write next to --out"):
+        build(Path("/proc/exporter-build"), TrainingConfig(epochs=1), data_dir=tmp_path / "unused", log=quiet)
