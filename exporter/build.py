@@ -28,12 +28,12 @@ DEFAULT_WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
 class OutputFolderError(Exception):
-    """The output folder cannot be written or holds files this tool did not make."""
+    """The output folder cannot be written or contains files this tool did not make."""
 
 
 @dataclass
 class BuildResult:
-    """What a build made and measured."""
+    """Paths, accuracy, parity and stage timings of one finished build."""
 
     out: Path
     test_accuracy: float

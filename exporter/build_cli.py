@@ -141,8 +141,8 @@ def _layer_sizes(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in parts)
 
 
-def _parse(kind, text: str, what: str):
+def _parse(kind, text: str, description: str):
     try:
         return kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected {description}, got {text!r}") from None

@@ -44,8 +44,9 @@ class Checksum:
     raw_md5: str
 
 
-# Source: the Fashion-MNIST README (zalandoresearch/fashion-mnist) for the .gz digests,
-# and torchvision's raw-file table for the uncompressed ones.
+# The .gz digests are those of the Fashion-MNIST README (zalandoresearch/fashion-mnist). The
+# uncompressed ones were computed from Debian's dataset-fashion-mnist 0.0~git20200523 files and
+# agree with the raw-file tables of public loaders.
 PUBLISHED_CHECKSUMS: Mapping[str, Checksum] = {
     TRAIN_IMAGES: Checksum("8d4fb7e6c68d591d4c3dfef9ec88bf0d", "f4a8712d7a061bf5bd6d2ca38dc4d50a"),
     TRAIN_LABELS: Checksum("25c81989df183df01b3e8a0aad5dffbe", "9018921c3c673c538a1fc5bad174d6f9"),
@@ -68,7 +69,7 @@ HOW_TO_GET = (
 
 
 class DatasetError(Exception):
-    """The data set is missing, corrupt or not Fashion-MNIST; the message says how to fix it."""
+    """The data set is missing, corrupt or not Fashion-MNIST. The message names the file and the fix."""
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,7 @@ def parse_images(raw: bytes, path: Path) -> np.ndarray:
     """Parse an IDX3 image file into uint8 ``[n, 28, 28]``."""
     n, rows, cols = _parse_header(raw, path, IMAGES_MAGIC, dimensions=3)
     if (rows, cols) != (IMAGE_SIZE, IMAGE_SIZE):
-        raise DatasetError(f"{path} holds {rows}x{cols} images; Fashion-MNIST images are 28x28.")
+        raise DatasetError(f"{path} contains {rows}x{cols} images, but Fashion-MNIST images are 28x28.")
     return _payload(raw, path, offset=16, count=n * rows * cols).reshape(n, rows, cols)
 
 

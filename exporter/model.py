@@ -59,8 +59,8 @@ def split_validation(images: np.ndarray, labels: np.ndarray, config: TrainingCon
             f"validation size {config.validation_size:,} leaves no training images out of {len(images):,}"
         )
     order = np.random.default_rng(config.seed).permutation(len(images))
-    held_out, kept = order[: config.validation_size], order[config.validation_size :]
-    return (images[kept], labels[kept]), (images[held_out], labels[held_out])
+    validation, training = order[: config.validation_size], order[config.validation_size :]
+    return (images[training], labels[training]), (images[validation], labels[validation])
 
 
 def train(

@@ -27,7 +27,7 @@ SAMPLES_INDEX = "samples/samples.json"
 
 
 class SiteError(Exception):
-    """The page's sources or runtime files are missing; the message says how to get them."""
+    """The page's sources or runtime files are missing. The message names the install command."""
 
 
 def copy_web(web_dir: Path, site_dir: Path) -> list[str]:
