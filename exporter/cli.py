@@ -28,10 +28,11 @@ def _make_parser() -> argparse.ArgumentParser:
         description="Train, export, verify and publish a Fashion-MNIST classifier for the browser.",
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    from exporter import build_cli
+    from exporter import build_cli, verify_cli
     from exporter.runtime import cli as runtime_cli
 
     build_cli.add_commands(commands)
+    verify_cli.add_commands(commands)
     runtime_cli.add_commands(commands)
     return parser
 

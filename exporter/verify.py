@@ -1,8 +1,9 @@
 """Check that an export computes what the Keras model computes, on the same test images.
 
 Each runtime's probabilities are compared with Keras's: the largest and mean absolute
-difference, how often the predicted class agrees, and each side's accuracy. Every check is
-collected before anything is raised, so one ``ParityError`` lists all the failures.
+difference, how often the predicted class agrees, and each side's accuracy. A quantized variant
+is compared with its float32 model in the same runtime instead, and only its accuracy is gated.
+Every check is collected before anything is raised, so one ``ParityError`` lists all the failures.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from exporter.contract import INPUT_NAME, OUTPUT_NAME
 MAX_ABS_DIFF = 1e-5  # largest allowed |Δ| of any probability
 MIN_ARGMAX_AGREEMENT = 1.0  # fraction of images whose predicted class must agree
 MAX_LISTED_INDICES = 50  # disagreeing image indices kept in a report
+MAX_ACCURACY_DROP = 0.005  # a quantized variant may lose at most 0.5 percentage points of accuracy
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,51 @@ class ParityReport:
         )
 
 
+@dataclass(frozen=True)
+class VariantReport:
+    """A quantized variant compared with its float32 model, run by the same runtime on the same images."""
+
+    variant: str
+    runtime: str
+    images: int
+    bytes: int
+    gzip_bytes: int
+    accuracy: float
+    float32_accuracy: float
+    argmax_agreement: float  # with the float32 model's predicted classes
+    max_abs_diff: float  # from the float32 model's probabilities, for information only
+
+    @property
+    def accuracy_change(self) -> float:
+        """Accuracy minus the float32 model's, as a fraction (-0.005 is 0.5 percentage points lower)."""
+        return self.accuracy - self.float32_accuracy
+
+    def failures(self, max_drop: float = MAX_ACCURACY_DROP) -> list[str]:
+        """Return one line if the accuracy is below the float32 accuracy minus ``max_drop``; else nothing."""
+        # Rounded to whole images, so a drop of exactly the floor passes despite float error.
+        floor = self.float32_accuracy - max_drop
+        if round(self.accuracy * self.images) >= round(floor * self.images):
+            return []
+        return [
+            f"{self.variant} in {self.runtime}: accuracy {self.accuracy:.2%} is below the floor {floor:.2%} "
+            f"({self.accuracy_change * 100:+.2f} points from float32 {self.float32_accuracy:.2%}, "
+            f"at most {max_drop * 100:.1f} allowed)"
+        ]
+
+    def as_dict(self) -> dict:
+        """Return the report as a JSON-ready dict, with the accuracy change."""
+        return asdict(self) | {"accuracy_change": self.accuracy_change}
+
+    def summary_line(self) -> str:
+        """Return a ✓/✗ line with the figures, for the terminal."""
+        mark = "✗" if self.failures() else "✓"
+        return (
+            f"{mark} {self.variant} in {self.runtime}: accuracy {self.accuracy:.4f} "
+            f"({self.accuracy_change * 100:+.2f} points), argmax agreement with float32 {self.argmax_agreement:.2%}, "
+            f"{self.bytes / 1024:,.1f} KiB ({self.gzip_bytes / 1024:,.1f} KiB gzipped)"
+        )
+
+
 class ParityError(ValueError):
     """An export disagrees with the reference beyond the tolerances; the message lists each failure."""
 
@@ -88,7 +135,36 @@ def compare(runtime: str, reference: np.ndarray, candidate: np.ndarray, labels: 
     )
 
 
-def raise_on_failures(reports: list[ParityReport]) -> None:
+def compare_variant(
+    variant: str,
+    runtime: str,
+    float32: np.ndarray,
+    quantized: np.ndarray,
+    labels: np.ndarray,
+    *,
+    size: tuple[int, int],
+) -> VariantReport:
+    """Compare a quantized variant's probabilities ``[n, 10]`` with its float32 model's.
+
+    ``size`` is the variant's ``(bytes, gzip bytes)``.
+    """
+    if float32.shape != quantized.shape:
+        raise ParityError([f"{variant} in {runtime}: output shape {quantized.shape} differs from float32's {float32.shape}"])
+    diff = np.abs(float32.astype(np.float64) - quantized.astype(np.float64))
+    return VariantReport(
+        variant=variant,
+        runtime=runtime,
+        images=len(labels),
+        bytes=size[0],
+        gzip_bytes=size[1],
+        accuracy=float((quantized.argmax(axis=1) == labels).mean()),
+        float32_accuracy=float((float32.argmax(axis=1) == labels).mean()),
+        argmax_agreement=float((quantized.argmax(axis=1) == float32.argmax(axis=1)).mean()),
+        max_abs_diff=float(diff.max()) if np.isfinite(diff).all() else float("inf"),
+    )
+
+
+def raise_on_failures(reports: list[ParityReport | VariantReport]) -> None:
     """Raise one ``ParityError`` that lists every failure of every report, if there is any."""
     failures = [failure for report in reports for failure in report.failures()]
     if failures:

@@ -1,0 +1,166 @@
+"""Run the built page's own runtimes on many images in headless Chromium.
+
+The site is served from 127.0.0.1 on an ephemeral port. For each model, the page is opened with
+``?backend=…`` and its scripting API ``window.classifier.predictBatch`` classifies the images in
+batches, so the figures come from the same code a visitor runs. A quantized variant runs through
+that code too: the page's ``metadata.json`` is rewritten in flight so that the backend's model
+path points at the variant's file. The test images reach the page through a Playwright route,
+so nothing is written into the site.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from exporter.contract import IMAGE_SIZE, LABELS
+from exporter.export.quantize import Variant
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package; never a browser that Playwright downloads
+# No sandbox so that it runs as root; the rest keep Chromium from calling any other host.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+BATCH_SIZE = 1_000  # images per predictBatch call: 1,000 × 784 float32 is about 3 MB
+IMAGES_PATH = "verify-test-images.bin"  # served by a Playwright route, never a file in the site
+TIMEOUT_MS = 120_000  # one backend's start-up; predictBatch itself has no Playwright timeout
+# metadata.json keys of each page backend's model path.
+METADATA_MODEL_KEYS = {"ort": "onnx", "tfjs-graph": "tfjs_graph", "tfjs-layers": "tfjs_layers"}
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript",
+    ".mjs": "text/javascript",
+    ".css": "text/css",
+    ".json": "application/json",
+    ".wasm": "application/wasm",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+}
+
+# Runs in the page: fetch the uint8 images [n, 28, 28], classify them in batches with the
+# page's own backend, and return the float32 probabilities [n, 10] as a flat array.
+_PREDICT_ALL = """async ([backend, imagesUrl, batchSize, inputLength, classes]) => {
+  await window.classifier.ready;
+  const response = await fetch(imagesUrl);
+  const pixels = new Uint8Array(await response.arrayBuffer());
+  const n = pixels.length / inputLength;
+  const probabilities = new Float32Array(n * classes);
+  for (let start = 0; start < n; start += batchSize) {
+    const count = Math.min(batchSize, n - start);
+    const batch = new Float32Array(pixels.subarray(start * inputLength, (start + count) * inputLength));
+    probabilities.set(await window.classifier.predictBatch(backend, batch, count), start * classes);
+  }
+  return Array.from(probabilities);
+}"""
+
+
+class BrowserError(RuntimeError):
+    """Chromium did not start, or the page failed to load or run a model."""
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    extensions_map = CONTENT_TYPES
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # a failed request shows up as the page's error instead
+
+
+@contextmanager
+def serve_folder(root: Path) -> Iterator[str]:
+    """Serve ``root`` on 127.0.0.1 with an ephemeral port; yield its base URL, ending in ``/``."""
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        yield f"http://{host}:{port}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+class BrowserRunner:
+    """Headless Chromium over the served site; ``probabilities(variant, images)`` runs one model.
+
+    Use as a context manager: ``with BrowserRunner(site_dir) as runner: ...``.
+    """
+
+    def __init__(self, site_dir: Path, chromium: str = CHROMIUM):
+        self.site_dir = Path(site_dir)
+        self.chromium = chromium
+        self.version = ""
+        self._stack = ExitStack()
+
+    def __enter__(self) -> BrowserRunner:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+
+        if not Path(self.chromium).is_file():
+            raise BrowserError(
+                f"Chromium is not at {self.chromium}. Install it with `apt-get install chromium`, "
+                "pass --chromium PATH, or skip the browser runtimes with --no-browser."
+            )
+        self.base_url = self._stack.enter_context(serve_folder(self.site_dir))
+        playwright = self._stack.enter_context(sync_playwright())
+        try:
+            self._browser = playwright.chromium.launch(executable_path=self.chromium, args=CHROMIUM_ARGS, headless=True)
+        except PlaywrightError as error:
+            self._stack.close()
+            raise BrowserError(f"Chromium {self.chromium} did not start: {error.message.splitlines()[0]}") from error
+        self._stack.callback(self._browser.close)
+        self.version = self._browser.version
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stack.close()
+
+    def probabilities(self, variant: Variant, images: np.ndarray) -> np.ndarray:
+        """Classify uint8 ``images`` ``[n, 28, 28]`` with ``variant`` in the page; return ``[n, 10]`` float32."""
+        from playwright.sync_api import Error as PlaywrightError
+
+        context = self._browser.new_context()
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+        pixels = np.ascontiguousarray(images, dtype=np.uint8).tobytes()
+        page.route(f"**/{IMAGES_PATH}", lambda route: route.fulfill(body=pixels, content_type="application/octet-stream"))
+        page.route("**/metadata.json", functools.partial(_point_at_variant, variant))
+        try:
+            page.goto(f"{self.base_url}index.html?backend={variant.backend}")
+            page.wait_for_selector("body:not([data-state='loading'])", state="attached")
+            if page.evaluate("document.body.dataset.state") != "ready":
+                message = page.text_content("#message") or "; ".join(errors) or "no message"
+                raise BrowserError(f"{variant.name}: the page did not start its {variant.backend} backend: {message}")
+            flat = page.evaluate(
+                _PREDICT_ALL, [variant.backend, IMAGES_PATH, BATCH_SIZE, IMAGE_SIZE * IMAGE_SIZE, len(LABELS)]
+            )
+        except PlaywrightError as error:
+            detail = "; ".join(errors) or error.message.splitlines()[0]
+            raise BrowserError(f"{variant.name}: the page failed in Chromium: {detail}") from error
+        finally:
+            context.close()
+        return np.asarray(flat, dtype=np.float32).reshape(len(images), len(LABELS))
+
+
+def _point_at_variant(variant: Variant, route) -> None:
+    """Serve metadata.json with the backend's model path replaced by ``variant``'s file."""
+    response = route.fetch()
+    document = json.loads(response.body())
+    document["models"][METADATA_MODEL_KEYS[variant.backend]] = variant.path
+    route.fulfill(response=response, body=json.dumps(document))
