@@ -62,7 +62,7 @@ MEASURE_LATENCY = """async ([backend, base64, n]) => {
 
 
 def bench_image(site: Path) -> bytes:
-    """A 300×300 dark-on-white PNG of the first sample, like a drawing or a product photo."""
+    """Return a 300×300 dark-on-white PNG of the first sample, like a drawing or a product photo."""
     samples = sorted((site / "samples").glob("*.png"))
     if not samples:
         raise SystemExit(f"{site}/samples has no PNG files; build the site with python -m exporter build")

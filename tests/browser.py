@@ -31,7 +31,7 @@ import pytest
 from tests.web_images import load_test_set
 
 CHROMIUM = "/usr/bin/chromium"
-# No sandbox because tests run as root; the rest keep Chromium from calling any other host.
+# No sandbox, because tests run as root. The other flags keep Chromium from calling any other host.
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -42,7 +42,7 @@ CHROMIUM_ARGS = [
 ]
 # The site is served below this path, to prove that every URL in the page is relative.
 SUB_PATH = "/some/sub/path/"
-# Playwright's default of 30 s; loading a runtime takes about a second on two cores.
+# Playwright's default of 30 s, far above the second or so that loading a runtime takes.
 TIMEOUT_MS = 30_000
 
 CONTENT_TYPES = {
@@ -220,7 +220,7 @@ def csp_violations(page) -> list[str]:
 
 @pytest.fixture(scope="session")
 def site_dir(short_build: Path) -> Path:
-    """The site folder of the short build; skips nothing, so a missing site fails loudly."""
+    """The site folder of the short build. A build without a page fails here, not later."""
     site = short_build / "site"
     assert (site / "index.html").is_file(), f"{site} has no index.html; the build did not copy web/"
     return site
@@ -243,7 +243,7 @@ def keras_probabilities(short_build: Path, test_set) -> np.ndarray:
 def confident_index(probabilities: np.ndarray, labels: np.ndarray, label: int, minimum: float = 0.9) -> int:
     """Return the first test index of ``label`` that Keras gets right with at least ``minimum``.
 
-    Upload tests test the page, not the model, so they start from images the model knows.
+    Upload tests test the page, not the model, so they start from images the model classifies right.
     """
     candidates = np.flatnonzero((labels == label) & (probabilities[:, label] >= minimum))
     assert candidates.size, f"Keras is never {minimum:.0%} sure of class {label}; train longer"

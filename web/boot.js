@@ -30,7 +30,7 @@
     function (event) {
       var target = event.target;
       if (!(target instanceof HTMLScriptElement) || location.protocol === 'file:') return;
-      var text = 'Could not load the page script ' + target.src + '. Rebuild the site with python -m exporter build.';
+      var text = 'Failed to load the page script ' + target.src + '. Rebuild the site with python -m exporter build.';
       if (document.readyState === 'loading') {
         document.addEventListener('DOMContentLoaded', function () { show(text); });
       } else {

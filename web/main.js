@@ -37,7 +37,7 @@ const state = {
 
 const sketchpad = new Sketchpad(elements.pad, { onStrokeEnd: () => enqueue(classifyDrawing) });
 
-/** Runs page work one task at a time with the controls disabled; errors end up in the page. */
+/** Runs page tasks one at a time with the controls disabled, and shows any error in the page. */
 function enqueue(task) {
   state.queue = state.queue.then(async () => {
     ui.setBusy(true);
@@ -122,7 +122,7 @@ async function switchBackend(name) {
 
 async function fetchJson(url, what) {
   const response = await fetch(url).catch((error) => {
-    throw new RuntimeLoadError(`Could not fetch the ${what} ${url} (${error.message}).`);
+    throw new RuntimeLoadError(`Failed to fetch the ${what} ${url} (${error.message}). Check that the site is still being served.`);
   });
   if (!response.ok) {
     throw new RuntimeLoadError(`The ${what} ${url} is missing (HTTP ${response.status}). Build the site with python -m exporter build.`);
@@ -178,7 +178,9 @@ function bindInputs() {
     elements.dropZone.classList.remove('over');
     const file = firstImageFile(event.dataTransfer.files);
     if (file) enqueue(() => classifyFile(file));
-    else enqueue(async () => Promise.reject(new ImageInputError('The dropped item is not a file.')));
+    else enqueue(async () => {
+      throw new ImageInputError('The dropped item is not a file. Drop a PNG, JPEG, WebP or GIF image.');
+    });
   });
   document.addEventListener('paste', (event) => {
     const file = firstImageFile(event.clipboardData.files);

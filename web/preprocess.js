@@ -48,7 +48,7 @@ export async function decodeImageFile(file) {
   }
 
   // The longest edge does not depend on EXIF orientation, so the stored size in the header
-  // tells whether to scale down. Only then is the oriented size needed, and an <img> element
+  // is enough to decide whether to scale down. Only then is the oriented size needed, and an <img> element
   // reads it from the header without decoding the pixels, so a 6000×4000 photo is decoded
   // straight to the bounded size and never to a full-size buffer.
   const stored = readHeaderSize(header, format);
@@ -68,7 +68,7 @@ export async function decodeImageFile(file) {
   try {
     bitmap = await createImageBitmap(file, options);
   } catch (error) {
-    throw new ImageInputError(`${name} looks like ${format} but could not be decoded (${error.message}).`);
+    throw new ImageInputError(`${name} looks like ${format} but the browser could not decode it (${error.message}).`);
   }
   try {
     const rgba = bitmapToRgba(bitmap);
@@ -116,7 +116,7 @@ function readWebpSize(view) {
   return null;
 }
 
-// JPEG: walk the marker segments up to the start-of-frame, which holds the size.
+// JPEG: walk the marker segments up to the start-of-frame segment, which contains the size.
 function readJpegSize(view) {
   let offset = 2;
   while (offset + 9 <= view.byteLength) {

@@ -37,7 +37,7 @@ export class RuntimeLoadError extends Error {
   }
 }
 
-/** Loads the runtime and model of one backend; resolves to {name, label, details, predict}. */
+/** Loads the runtime and model of one backend, and resolves to {name, label, details, predict}. */
 export async function loadBackend(name, metadata) {
   const backend = BACKENDS[name];
   if (!backend) {
@@ -61,7 +61,7 @@ function importRuntime(path) {
     const loading = import(path).catch((error) => {
       runtimeModules.delete(path); // so that choosing the backend again retries
       const what = path === ORT_MODULE ? 'ONNX Runtime Web' : 'TensorFlow.js';
-      throw new RuntimeLoadError(`Could not load ${what} from ${path} (${error.message}). ${REBUILD_HINT}`);
+      throw new RuntimeLoadError(`Failed to load ${what} from ${path} (${error.message}). ${REBUILD_HINT}`);
     });
     runtimeModules.set(path, loading);
   }
@@ -73,7 +73,7 @@ async function fetchBytes(url, what) {
   try {
     response = await fetch(url);
   } catch (error) {
-    throw new RuntimeLoadError(`Could not fetch ${what} ${url} (${error.message}).`);
+    throw new RuntimeLoadError(`Failed to fetch the ${what} ${url} (${error.message}). Check that the site is still being served.`);
   }
   if (!response.ok) {
     throw new RuntimeLoadError(`The ${what} ${url} is missing (HTTP ${response.status}). ${REBUILD_HINT}`);
@@ -84,8 +84,8 @@ async function fetchBytes(url, what) {
 async function loadOrt(metadata) {
   const modelUrl = metadata.models.onnx;
   const [ort, modelBytes] = await Promise.all([importRuntime(ORT_MODULE), fetchBytes(modelUrl, 'ONNX model')]);
-  // Threads need SharedArrayBuffer, which browsers grant only to cross-origin isolated pages;
-  // a plain static host is not, so run single-threaded there.
+  // Threads need SharedArrayBuffer, which browsers grant only to cross-origin isolated pages.
+  // A plain static host sends no isolation headers, so run single-threaded there.
   if (!globalThis.crossOriginIsolated) ort.env.wasm.numThreads = 1;
   // Resolved against the page, so the site works from any sub-path.
   ort.env.wasm.wasmPaths = { wasm: new URL(ORT_WASM, document.baseURI).href };
@@ -95,7 +95,7 @@ async function loadOrt(metadata) {
     session = await ort.InferenceSession.create(modelBytes, { executionProviders: ['wasm'] });
   } catch (error) {
     throw new RuntimeLoadError(
-      `ONNX Runtime Web could not start with ${modelUrl} (${error.message}). ` +
+      `ONNX Runtime Web failed to start with ${modelUrl} (${error.message}). ` +
         `It needs ${ORT_WASM}. ${REBUILD_HINT}`,
     );
   }
@@ -116,7 +116,7 @@ async function loadOrt(metadata) {
 async function loadTfjs(metadata, kind) {
   const tf = await importRuntime(TFJS_MODULE);
   if (tf.getBackend() !== TFJS_BACKEND && !(await tf.setBackend(TFJS_BACKEND))) {
-    throw new RuntimeLoadError(`TensorFlow.js could not start its "${TFJS_BACKEND}" backend.`);
+    throw new RuntimeLoadError(`TensorFlow.js failed to start its "${TFJS_BACKEND}" backend.`);
   }
   await tf.ready();
 
@@ -125,7 +125,7 @@ async function loadTfjs(metadata, kind) {
   try {
     model = kind === 'graph' ? await tf.loadGraphModel(modelUrl) : await tf.loadLayersModel(modelUrl);
   } catch (error) {
-    throw new RuntimeLoadError(`TensorFlow.js could not load the ${kind} model ${modelUrl} (${error.message}). ${REBUILD_HINT}`);
+    throw new RuntimeLoadError(`TensorFlow.js failed to load the ${kind} model ${modelUrl} (${error.message}). ${REBUILD_HINT}`);
   }
 
   const [height, width] = metadata.input.shape.slice(1);
