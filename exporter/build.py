@@ -113,6 +113,7 @@ def build(
 
 def _export_all(model, staging: Path, site_dir: Path):
     from exporter.export.onnx_export import export_onnx
+    from exporter.export.quantize import export_variants
     from exporter.export.tfjs_export import export_graph_model, export_layers_model
 
     model.save(staging / "model.keras")
@@ -121,6 +122,7 @@ def _export_all(model, staging: Path, site_dir: Path):
     onnx_model = export_onnx(model, site_dir / site.ONNX_PATH)
     export_graph_model(model, site_dir / site.TFJS_GRAPH_DIR)
     export_layers_model(model, site_dir / site.TFJS_LAYERS_DIR)
+    export_variants(site_dir)  # quantized copies in models/variants/; exporter.report measures them
     return onnx_model
 
 

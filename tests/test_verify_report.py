@@ -123,7 +123,7 @@ def test_verify_report_model_card(python_verified):
     assert card["dataset"]["md5_uncompressed"] == metadata["dataset"]["md5_uncompressed"]
     assert card["versions"]["onnxruntime"]
     assert card["files"]["models/model.onnx"] == metadata["files"]["models/model.onnx"]
-    assert "models/model.int8.onnx" in card["files"]
+    assert quantize.ONNX_INT8_PATH in card["files"]
 
 
 def test_verify_report_html_contents(python_verified):

@@ -1,4 +1,4 @@
-"""Write smaller variants of the exported float32 models, next to them in the site's models/ folder.
+"""Write smaller variants of the exported float32 models into the site's models/variants/ folder.
 
     from exporter.export.quantize import export_variants
     export_variants(site_dir)  # after the float32 ONNX and TF.js graph models are written
@@ -27,10 +27,12 @@ from pathlib import Path
 
 from exporter import site
 
-ONNX_INT8_PATH = f"{site.MODELS_DIR}/model.int8.onnx"
-ONNX_FLOAT16_PATH = f"{site.MODELS_DIR}/model.float16.onnx"
-TFJS_GRAPH_UINT8_DIR = f"{site.TFJS_GRAPH_DIR}-uint8"
-TFJS_GRAPH_FLOAT16_DIR = f"{site.TFJS_GRAPH_DIR}-float16"
+# A folder of their own, so that no variant's path starts with a float32 model's path.
+VARIANTS_DIR = f"{site.MODELS_DIR}/variants"
+ONNX_INT8_PATH = f"{VARIANTS_DIR}/model.int8.onnx"
+ONNX_FLOAT16_PATH = f"{VARIANTS_DIR}/model.float16.onnx"
+TFJS_GRAPH_UINT8_DIR = f"{VARIANTS_DIR}/tfjs-graph-uint8"
+TFJS_GRAPH_FLOAT16_DIR = f"{VARIANTS_DIR}/tfjs-graph-float16"
 GZIP_LEVEL = 9  # maximum compression, as for files compressed once when the site is deployed
 
 
@@ -65,6 +67,7 @@ QUANTIZED_VARIANTS = (
 def export_variants(site_dir: Path) -> list[Variant]:
     """Write every quantized variant of the float32 models in ``site_dir``; return them."""
     site_dir = Path(site_dir)
+    (site_dir / VARIANTS_DIR).mkdir(parents=True, exist_ok=True)
     quantize_onnx_int8(site_dir / site.ONNX_PATH, site_dir / ONNX_INT8_PATH)
     convert_onnx_float16(site_dir / site.ONNX_PATH, site_dir / ONNX_FLOAT16_PATH)
     quantize_tfjs_weights(site_dir / site.TFJS_GRAPH_DIR, site_dir / TFJS_GRAPH_UINT8_DIR, "uint8")
