@@ -49,20 +49,32 @@ CONTENT_TYPES = {
     ".svg": "image/svg+xml",
 }
 
-# Runs in the page: fetch the uint8 images [n, 28, 28], classify them in batches with the
-# page's own backend, and return the float32 probabilities [n, 10] as a flat array.
-_PREDICT_ALL = """async ([backend, imagesUrl, batchSize, inputLength, classes]) => {
+# Runs in the page: fetch the uint8 images [n, 28, 28] and classify them `passes` times in batches
+# with the page's own backend. Returns the last pass's float32 probabilities [n, 10] as a flat
+# array, and each pass's milliseconds spent in predictBatch calls.
+_PREDICT_ALL = """async ([backend, imagesUrl, batchSize, inputLength, classes, passes]) => {
   await window.classifier.ready;
   const response = await fetch(imagesUrl);
   const pixels = new Uint8Array(await response.arrayBuffer());
   const n = pixels.length / inputLength;
-  const probabilities = new Float32Array(n * classes);
+  const batches = [];
   for (let start = 0; start < n; start += batchSize) {
     const count = Math.min(batchSize, n - start);
-    const batch = new Float32Array(pixels.subarray(start * inputLength, (start + count) * inputLength));
-    probabilities.set(await window.classifier.predictBatch(backend, batch, count), start * classes);
+    batches.push([start, count, new Float32Array(pixels.subarray(start * inputLength, (start + count) * inputLength))]);
   }
-  return Array.from(probabilities);
+  const probabilities = new Float32Array(n * classes);
+  const milliseconds = [];
+  for (let pass = 0; pass < passes; pass += 1) {
+    let spent = 0;
+    for (const [start, count, batch] of batches) {
+      const started = performance.now();
+      const output = await window.classifier.predictBatch(backend, batch, count);
+      spent += performance.now() - started;
+      probabilities.set(output, start * classes);
+    }
+    milliseconds.push(spent);
+  }
+  return { probabilities: Array.from(probabilities), milliseconds };
 }"""
 
 
@@ -130,6 +142,14 @@ class BrowserRunner:
 
     def probabilities(self, variant: Variant, images: np.ndarray) -> np.ndarray:
         """Classify uint8 ``images`` ``[n, 28, 28]`` with ``variant`` in the page; return ``[n, 10]`` float32."""
+        return self.timed_probabilities(variant, images)[0]
+
+    def timed_probabilities(self, variant: Variant, images: np.ndarray, passes: int = 1) -> tuple[np.ndarray, list[float]]:
+        """Classify ``images`` ``passes`` times in one page load; return the probabilities and each pass's seconds.
+
+        The seconds count the page's ``predictBatch`` calls only, measured with ``performance.now()``
+        in the page, which Chromium coarsens to 0.1 ms.
+        """
         from playwright.sync_api import Error as PlaywrightError
 
         context = self._browser.new_context()
@@ -147,15 +167,16 @@ class BrowserRunner:
             if page.evaluate("document.body.dataset.state") != "ready":
                 message = page.text_content("#message") or "; ".join(errors) or "no message"
                 raise BrowserError(f"{variant.name}: the page did not start its {variant.backend} backend: {message}")
-            flat = page.evaluate(
-                _PREDICT_ALL, [variant.backend, IMAGES_PATH, BATCH_SIZE, IMAGE_SIZE * IMAGE_SIZE, len(LABELS)]
+            output = page.evaluate(
+                _PREDICT_ALL, [variant.backend, IMAGES_PATH, BATCH_SIZE, IMAGE_SIZE * IMAGE_SIZE, len(LABELS), passes]
             )
         except PlaywrightError as error:
             detail = "; ".join(errors) or error.message.splitlines()[0]
             raise BrowserError(f"{variant.name}: the page failed in Chromium: {detail}") from error
         finally:
             context.close()
-        return np.asarray(flat, dtype=np.float32).reshape(len(images), len(LABELS))
+        probabilities = np.asarray(output["probabilities"], dtype=np.float32).reshape(len(images), len(LABELS))
+        return probabilities, [milliseconds / 1_000 for milliseconds in output["milliseconds"]]
 
 
 def _point_at_variant(variant: Variant, route) -> None:
