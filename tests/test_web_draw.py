@@ -163,3 +163,16 @@ def test_draw_with_touch(chromium, site_server):
         assert ink_pixels(page) > 0
     finally:
         page.context.close()
+
+
+def test_draw_clear_keeps_sample_result(ready_page):
+    draw_stroke(ready_page, [(60, 60), (220, 220)])
+    run = result_run(ready_page)
+    ready_page.locator(".sample").first.click()
+    sample = wait_for_result(ready_page, run)
+    ready_page.click("#clear")
+
+    assert sample["source"] == "sample"
+    assert ready_page.get_attribute("#result", "data-run") == sample["run"]
+    assert ready_page.get_attribute("#result", "data-source") == "sample"
+    assert ink_pixels(ready_page) == 0

@@ -33,6 +33,7 @@ const state = {
   backends: new Map(), // name -> Promise of a loaded backend
   lastInput: null, // {input: Float32Array, source, trueLabel}
   queue: Promise.resolve(),
+  inputsBound: false,
 };
 
 const sketchpad = new Sketchpad(elements.pad, { onStrokeEnd: () => enqueue(classifyDrawing) });
@@ -143,8 +144,11 @@ function checkContract(metadata) {
   if (problems.length) throw new RuntimeLoadError(`${METADATA_URL} does not match this page: ${problems.join('; ')}.`);
 }
 
-function firstImageFile(files) {
-  return Array.from(files ?? []).find((file) => file.kind === undefined || file.kind === 'file') ?? null;
+// An emptied pad withdraws the drawing's result, but not that of an upload or a sample.
+function clearDrawingResult() {
+  if (state.lastInput?.source !== 'drawing') return;
+  state.lastInput = null;
+  ui.clearResult();
 }
 
 function bindInputs() {
@@ -154,12 +158,12 @@ function bindInputs() {
   sketchpad.brushSize = Number(elements.brushSize.value);
   elements.undo.addEventListener('click', () => {
     sketchpad.undo();
-    if (sketchpad.isBlank) ui.clearResult();
-    else enqueue(classifyDrawing);
+    if (!sketchpad.isBlank) enqueue(classifyDrawing);
+    else clearDrawingResult();
   });
   elements.clear.addEventListener('click', () => {
     sketchpad.clear();
-    ui.clearResult();
+    clearDrawingResult();
   });
   elements.classifyDrawing.addEventListener('click', () => enqueue(classifyDrawing));
 
@@ -176,14 +180,14 @@ function bindInputs() {
   elements.dropZone.addEventListener('drop', (event) => {
     event.preventDefault();
     elements.dropZone.classList.remove('over');
-    const file = firstImageFile(event.dataTransfer.files);
+    const file = event.dataTransfer.files[0]; // several files: the first one
     if (file) enqueue(() => classifyFile(file));
     else enqueue(async () => {
       throw new ImageInputError('The dropped item is not a file. Drop a PNG, JPEG, WebP or GIF image.');
     });
   });
   document.addEventListener('paste', (event) => {
-    const file = firstImageFile(event.clipboardData.files);
+    const file = event.clipboardData.files[0]; // pasted text has no file and is left alone
     if (!file) return;
     event.preventDefault();
     enqueue(() => classifyFile(file));
@@ -245,6 +249,7 @@ async function main() {
   const { samples } = await fetchJson(state.metadata.samples, 'sample list');
   ui.renderGallery(samples, (sample) => enqueue(() => classifySample(sample)));
   bindInputs();
+  state.inputsBound = true;
 
   ui.setStatus(`Loading ${BACKENDS[state.backendName].label}…`);
   await getBackend(state.backendName);
@@ -261,4 +266,6 @@ const ready = main().then(
   },
 );
 exposeApi(ready);
-ready.finally(() => ui.setBusy(false));
+// Without metadata or samples the inputs have nothing to work with, so they stay disabled.
+// A backend that failed to load leaves them enabled, so the user can choose another one.
+ready.finally(() => ui.setBusy(!state.inputsBound));
