@@ -83,6 +83,19 @@ def test_upload_bad_file_shows_message(ready_page, data, name, mime_type, expect
     assert ready_page.is_visible("#message")
 
 
+def test_upload_animated_gif_uses_first_frame(ready_page, test_set, keras_probabilities):
+    images, labels = test_set
+    trouser = Image.fromarray(255 - images[confident_index(keras_probabilities, labels, 1)])
+    bag = Image.fromarray(255 - images[confident_index(keras_probabilities, labels, 8)])
+    buffer = io.BytesIO()
+    trouser.save(buffer, format="GIF", save_all=True, append_images=[bag], duration=100, loop=0)
+
+    result = upload(ready_page, buffer.getvalue(), "animated.gif", "image/gif")
+
+    assert result["state"] == "done"
+    assert int(result["classIndex"]) == 1
+
+
 def test_upload_blank_image_says_nothing_to_classify(ready_page):
     buffer = io.BytesIO()
     Image.new("RGB", (64, 64), (250, 250, 250)).save(buffer, format="PNG")
