@@ -193,6 +193,49 @@ def _break_int8(path) -> None:
     onnx.save(model, str(path))
 
 
+def test_verify_unloadable_variant_is_listed(short_build, fashion_mnist_dir, tmp_path):
+    out = copy_build(short_build, tmp_path)
+    quantize.export_variants(out / "site")
+    int8 = out / "site" / quantize.ONNX_INT8_PATH
+    int8.write_bytes(int8.read_bytes()[:1_000])
+    with pytest.raises(ParityError) as caught:
+        verify_build(out, data_dir=fashion_mnist_dir, browser=False, log=quiet)
+    assert len(caught.value.failures) == 1
+    assert caught.value.failures[0].startswith("onnx-int8 in onnxruntime: failed to run")
+    variants = json.loads((out / "report.json").read_text())["variants"]
+    assert [row["variant"] for row in variants] == ["onnx-float16"]  # the others still ran
+
+
+def corrupt_tfjs_weight(model_json, delta: float = 0.5) -> None:
+    """Add ``delta`` to one bias of the TF.js model's output layer, the only float32 weight of shape [10]."""
+    from tensorflowjs.read_weights import read_weights
+    from tensorflowjs.write_weights import write_weights
+
+    document = json.loads(model_json.read_text())
+    groups = read_weights(document["weightsManifest"], str(model_json.parent))
+    biases = [entry for group in groups for entry in group if entry["data"].shape == (len(LABELS),)]
+    assert len(biases) == 1, [entry["name"] for group in groups for entry in group]
+    biases[0]["data"] = biases[0]["data"].copy()
+    biases[0]["data"][0] += delta
+    document["weightsManifest"] = write_weights(groups, str(model_json.parent), write_manifest=False)
+    model_json.write_text(json.dumps(document))
+
+
+@pytest.mark.browser
+def test_verify_corrupted_exports_fail_in_browser(short_build, fashion_mnist_dir, tmp_path):
+    out = copy_build(short_build, tmp_path)
+    corrupt_onnx_weight(out / "site" / "models" / "model.onnx")
+    corrupt_tfjs_weight(out / "site" / "models" / "tfjs-graph" / "model.json")
+    with pytest.raises(ParityError) as caught:
+        verify_build(out, data_dir=fashion_mnist_dir, browser=True, log=quiet)
+    message = str(caught.value)
+    for runtime in ("onnxruntime", "onnxruntime-web", "tfjs-graph"):
+        match = re.search(rf"- {runtime}: max \|Δ\| (\S+) exceeds", message)
+        assert match, f"{runtime} is not listed in: {message}"
+        assert float(match.group(1)) > 1e-3, runtime
+    assert "- tfjs-layers:" not in message  # the layers model was left intact
+
+
 def test_verify_missing_build_names_fix(tmp_path):
     with pytest.raises(BuildFolderError, match="python -m exporter build --out"):
         verify_build(tmp_path / "nothing", browser=False, log=quiet)

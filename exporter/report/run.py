@@ -28,7 +28,7 @@ from exporter import data, site, verify
 from exporter.contract import LABELS
 from exporter.export.quantize import FLOAT32_VARIANTS, QUANTIZED_VARIANTS, Variant, variant_size
 from exporter.report import card, html, plots
-from exporter.report.browser import CHROMIUM, BrowserRunner
+from exporter.report.browser import CHROMIUM, BrowserError, BrowserRunner
 
 FORMAT_VERSION = 1
 REPORT_JSON = "report.json"  # in the build folder
@@ -85,29 +85,18 @@ def verify_build(
     keras_probabilities = np.asarray(model.predict(images.astype(np.float32), batch_size=1_000, verbose=0), dtype=np.float32)
 
     present = [variant for variant in QUANTIZED_VARIANTS if (site_dir / variant.path).is_file()]
-    runtimes, variants, skipped = [], [], []
-    python_probabilities = {
-        variant.name: verify.onnxruntime_probabilities(site_dir / variant.path, images)
-        for variant in (FLOAT32_VARIANTS[0], *present)
-        if variant.backend == "ort"
-    }
-    runtimes.append(_with_log(verify.compare(PYTHON_RUNTIME, keras_probabilities, python_probabilities["onnx-float32"], labels), log))
-    variants += _variant_reports(site_dir, present, python_probabilities, PYTHON_RUNTIME, labels, log)
+    runs = _Runs(keras_probabilities, labels, site_dir, log)
+    onnx_models = [variant for variant in (FLOAT32_VARIANTS[0], *present) if variant.backend == "ort"]
+    runs.evaluate(PYTHON_RUNTIME, onnx_models, lambda variant: verify.onnxruntime_probabilities(site_dir / variant.path, images))
 
-    browser_version = None
+    skipped, browser_version = [], None
     if browser:
         with BrowserRunner(site_dir, chromium) as runner:
             browser_version = runner.version
             log(f"Chromium {runner.version}: the page's own runtimes, served from {runner.base_url}")
-            probabilities = {}
-            for variant in (*FLOAT32_VARIANTS, *present):
-                probabilities[variant.name] = runner.probabilities(variant, images)
-            for variant in FLOAT32_VARIANTS:
-                report = verify.compare(BROWSER_RUNTIMES[variant.backend], keras_probabilities, probabilities[variant.name], labels)
-                runtimes.append(_with_log(report, log))
             for backend, runtime in BROWSER_RUNTIMES.items():
-                on_backend = [variant for variant in present if variant.backend == backend]
-                variants += _variant_reports(site_dir, on_backend, probabilities, runtime, labels, log)
+                on_backend = [variant for variant in (*FLOAT32_VARIANTS, *present) if variant.backend == backend]
+                runs.evaluate(runtime, on_backend, lambda variant: runner.probabilities(variant, images))
     else:
         skipped.append("ONNX Runtime Web and TF.js in Chromium (--no-browser)")
         if any(variant.backend != "ort" for variant in present):
@@ -115,11 +104,12 @@ def verify_build(
     if not present:
         skipped.append("quantized variants (the build made none)")
 
-    failures = [failure for report in (*runtimes, *variants) for failure in report.failures()]
+    runtimes, variants = runs.runtimes, runs.variants
+    failures = runs.errors + [failure for report in (*runtimes, *variants) for failure in report.failures()]
     default = choose_default(variants, browser)
     document = _report_document(out, model, dataset, keras_probabilities, runtimes, variants, failures, skipped, default, browser_version)
     result = VerifyResult(out, runtimes, variants, failures, skipped, default)
-    result.report_json, result.report_html = _write_report(out, document, keras_probabilities, labels)
+    result.report_json, result.report_html = _write_report(out, document)
     site.write_json(site_dir / VARIANTS_JSON, variants_document(site_dir, variants, runtimes, default))
     if failures:
         raise verify.ParityError(failures)
@@ -174,23 +164,56 @@ def _with_log(report, log: Callable[[str], None]):
     return report
 
 
-def _variant_reports(
-    site_dir: Path, present: list[Variant], probabilities: dict, runtime: str, labels: np.ndarray, log: Callable[[str], None]
-) -> list[verify.VariantReport]:
-    reports = []
-    for variant in present:
-        if variant.name not in probabilities:
-            continue
-        report = verify.compare_variant(
-            variant.name,
-            runtime,
-            probabilities[variant.float32],
-            probabilities[variant.name],
-            labels,
-            size=variant_size(site_dir, variant),
-        )
-        reports.append(_with_log(report, log))
-    return reports
+class _Runs:
+    """Collects the reports of every runtime and variant, and each model that failed to run at all."""
+
+    def __init__(self, keras_probabilities: np.ndarray, labels: np.ndarray, site_dir: Path, log: Callable[[str], None]):
+        self.keras_probabilities = keras_probabilities
+        self.labels = labels
+        self.site_dir = site_dir
+        self.log = log
+        self.runtimes: list[verify.ParityReport] = []
+        self.variants: list[verify.VariantReport] = []
+        self.errors: list[str] = []
+
+    def evaluate(self, runtime: str, variants: list[Variant], predict: Callable[[Variant], np.ndarray]) -> None:
+        """Run ``predict`` on each of ``variants`` (float32 ones first) and compare, in ``runtime``."""
+        probabilities = {}
+        for variant in variants:
+            try:
+                probabilities[variant.name] = predict(variant)
+            except (BrowserError, *_onnxruntime_errors()) as error:
+                self.errors.append(f"{variant.name} in {runtime}: failed to run: {error}")
+                self.log(f"✗ {self.errors[-1]}")
+                continue
+            if variant.weights == "float32":
+                report = verify.compare(runtime, self.keras_probabilities, probabilities[variant.name], self.labels)
+                self.runtimes.append(_with_log(report, self.log))
+            elif variant.float32 in probabilities:
+                report = verify.compare_variant(
+                    variant.name,
+                    runtime,
+                    probabilities[variant.float32],
+                    probabilities[variant.name],
+                    self.labels,
+                    size=variant_size(self.site_dir, variant),
+                )
+                self.variants.append(_with_log(report, self.log))
+
+
+def _onnxruntime_errors() -> tuple[type[Exception], ...]:
+    # onnxruntime's errors derive from Exception directly, with no common base class.
+    from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+    return (
+        state.Fail,
+        state.InvalidArgument,
+        state.InvalidGraph,
+        state.InvalidProtobuf,
+        state.NoSuchFile,
+        state.NotImplemented,
+        state.RuntimeException,
+    )
 
 
 def _report_document(out, model, dataset, keras_probabilities, runtimes, variants, failures, skipped, default, browser_version) -> dict:
@@ -228,7 +251,7 @@ def _report_document(out, model, dataset, keras_probabilities, runtimes, variant
     }
 
 
-def _write_report(out: Path, document: dict, keras_probabilities: np.ndarray, labels: np.ndarray) -> tuple[Path, Path]:
+def _write_report(out: Path, document: dict) -> tuple[Path, Path]:
     site_dir = out / "site"
     (site_dir / PLOTS_DIR).mkdir(exist_ok=True)
     history_file = out / "history.json"
