@@ -51,7 +51,8 @@ new MutationObserver((changes, observer) => {
 }).observe(document, { attributes: true, subtree: true, attributeFilter: ['data-state'] });
 """
 
-# Times preprocessing + inference on one uploaded file, and inference alone, n times each.
+# Times n runs each of an upload (decode, preprocess, infer), a drawing (preprocess, infer) and
+# inference alone.
 MEASURE_LATENCY = """async ([backend, base64, n]) => {
   const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
   const file = new File([bytes], 'bench.png', { type: 'image/png' });
