@@ -9,7 +9,7 @@ Fixtures:
     chromium             one headless Chromium for the session
     site_server          a StaticServer for ``site_dir``; its ``url`` ends with SUB_PATH
     web_page             a fresh browser context and page (empty cache), recording its traffic
-    test_set             the real test images (10000, 28, 28) uint8 and labels (10000,)
+    fashion_test_set             the real test images (10000, 28, 28) uint8 and labels (10000,)
     keras_probabilities  the short build's Keras model on every test image, (10000, 10)
 """
 
@@ -227,16 +227,16 @@ def site_dir(short_build: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def test_set(fashion_mnist_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+def fashion_test_set(fashion_mnist_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     return load_test_set(fashion_mnist_dir)
 
 
 @pytest.fixture(scope="session")
-def keras_probabilities(short_build: Path, test_set) -> np.ndarray:
+def keras_probabilities(short_build: Path, fashion_test_set) -> np.ndarray:
     import keras
 
     model = keras.saving.load_model(short_build / "model.keras")
-    images, _ = test_set
+    images, _ = fashion_test_set
     return model.predict(images.astype(np.float32), batch_size=1000, verbose=0)
 
 

@@ -29,8 +29,9 @@ RECORD_DISABLED = """
 window.__disabledChanges = [];
 document.addEventListener('DOMContentLoaded', () => {
   const button = document.getElementById('classify-drawing');
-  new MutationObserver(() => window.__disabledChanges.push(button.disabled))
-    .observe(button, { attributes: true, attributeFilter: ['disabled'] });
+  // One entry per change, even when the browser delivers several in one callback.
+  new MutationObserver((records) => records.forEach((record) => window.__disabledChanges.push(record.oldValue === null)))
+    .observe(button, { attributes: true, attributeFilter: ['disabled'], attributeOldValue: true });
 });
 """
 
@@ -67,8 +68,8 @@ def test_page_starts_cleanly(web_page, site_server, backend):
     assert recorder.failed_responses == []
 
 
-def test_page_requests_stay_on_origin(web_page, site_server, test_set):
-    images, _ = test_set
+def test_page_requests_stay_on_origin(web_page, site_server, fashion_test_set):
+    images, _ = fashion_test_set
     open_site(web_page, site_server.url)
     click_sample(web_page)
     for backend in BACKENDS[1:]:
@@ -142,8 +143,8 @@ def test_page_controls_disabled_while_busy(web_page, site_server):
     assert web_page.evaluate("window.__disabledChanges") == [True, False]
 
 
-def test_page_low_confidence_notice(web_page, site_server, test_set, keras_probabilities):
-    images, _ = test_set
+def test_page_low_confidence_notice(web_page, site_server, fashion_test_set, keras_probabilities):
+    images, _ = fashion_test_set
     open_site(web_page, site_server.url)
     confident = int(keras_probabilities.max(axis=1).argmax())
     ambiguous = np.flatnonzero(keras_probabilities.max(axis=1) < 0.35)[:5]

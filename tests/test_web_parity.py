@@ -28,8 +28,8 @@ PREDICT = """async ([backend, base64, n]) => {
 
 
 @pytest.mark.parametrize("backend", ["ort", "tfjs-graph", "tfjs-layers"])
-def test_parity_with_keras(web_page, site_server, test_set, keras_probabilities, backend):
-    images, _ = test_set
+def test_parity_with_keras(web_page, site_server, fashion_test_set, keras_probabilities, backend):
+    images, _ = fashion_test_set
     batch = images[INDICES].astype(np.float32)
     open_site(web_page, site_server.url, backend)
 

@@ -48,14 +48,14 @@ def browser_input(page, data: bytes, case) -> np.ndarray:
     return np.array(page.evaluate("window.classifier.lastInput"), dtype=np.float32).reshape(28, 28)
 
 
-def fixture_bytes(case, test_set, keras_probabilities) -> bytes:
-    images, labels = test_set
+def fixture_bytes(case, fashion_test_set, keras_probabilities) -> bytes:
+    images, labels = fashion_test_set
     return case.make(images[confident_index(keras_probabilities, labels, case.label)])
 
 
 @pytest.mark.parametrize("case", UPLOAD_CASES, ids=lambda case: case.name)
-def test_preprocess_matches_python(ready_page, test_set, keras_probabilities, case):
-    data = fixture_bytes(case, test_set, keras_probabilities)
+def test_preprocess_matches_python(ready_page, fashion_test_set, keras_probabilities, case):
+    data = fixture_bytes(case, fashion_test_set, keras_probabilities)
 
     difference = np.abs(browser_input(ready_page, data, case) - preprocess_image(data))
 
@@ -65,10 +65,10 @@ def test_preprocess_matches_python(ready_page, test_set, keras_probabilities, ca
     assert difference.mean() <= mean_bound, f"mean |Δ| {difference.mean():.4g}"
 
 
-def test_preprocess_transparent_is_canvas_rounding(ready_page, test_set, keras_probabilities):
+def test_preprocess_transparent_is_canvas_rounding(ready_page, fashion_test_set, keras_probabilities):
     """With the canvas's premultiplied rounding applied first, the reference agrees exactly."""
     case = next(case for case in UPLOAD_CASES if case.name == "transparent")
-    data = fixture_bytes(case, test_set, keras_probabilities)
+    data = fixture_bytes(case, fashion_test_set, keras_probabilities)
     rgba = np.asarray(Image.open(io.BytesIO(data)).convert("RGBA"), dtype=np.float64)
     alpha = rgba[..., 3:]
     premultiplied = np.round(rgba[..., :3] * alpha / 255)

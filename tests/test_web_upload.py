@@ -23,8 +23,8 @@ def ready_page(web_page, site_server):
 
 
 @pytest.mark.parametrize("case", UPLOAD_CASES, ids=lambda case: case.name)
-def test_upload_gives_right_class(ready_page, test_set, keras_probabilities, case):
-    images, labels = test_set
+def test_upload_gives_right_class(ready_page, fashion_test_set, keras_probabilities, case):
+    images, labels = fashion_test_set
     index = confident_index(keras_probabilities, labels, case.label)
 
     result = upload(ready_page, case.make(images[index]), case.file_name, case.mime_type)
@@ -35,8 +35,8 @@ def test_upload_gives_right_class(ready_page, test_set, keras_probabilities, cas
 
 
 @pytest.mark.parametrize("how", UPLOAD_WAYS)
-def test_upload_each_way_in(ready_page, test_set, keras_probabilities, how):
-    images, labels = test_set
+def test_upload_each_way_in(ready_page, fashion_test_set, keras_probabilities, how):
+    images, labels = fashion_test_set
     index = confident_index(keras_probabilities, labels, 1)
 
     result = upload(ready_page, dark_on_white(images[index]), "trouser.png", "image/png", how)
@@ -45,8 +45,8 @@ def test_upload_each_way_in(ready_page, test_set, keras_probabilities, how):
     assert int(result["classIndex"]) == 1
 
 
-def test_upload_shows_model_input(ready_page, test_set, keras_probabilities):
-    images, labels = test_set
+def test_upload_shows_model_input(ready_page, fashion_test_set, keras_probabilities):
+    images, labels = fashion_test_set
     index = confident_index(keras_probabilities, labels, 1)
 
     upload(ready_page, dark_on_white(images[index]), "trouser.png", "image/png")
@@ -83,8 +83,8 @@ def test_upload_bad_file_shows_message(ready_page, data, name, mime_type, expect
     assert ready_page.is_visible("#message")
 
 
-def test_upload_animated_gif_uses_first_frame(ready_page, test_set, keras_probabilities):
-    images, labels = test_set
+def test_upload_animated_gif_uses_first_frame(ready_page, fashion_test_set, keras_probabilities):
+    images, labels = fashion_test_set
     trouser = Image.fromarray(255 - images[confident_index(keras_probabilities, labels, 1)])
     bag = Image.fromarray(255 - images[confident_index(keras_probabilities, labels, 8)])
     buffer = io.BytesIO()
@@ -105,8 +105,8 @@ def test_upload_blank_image_says_nothing_to_classify(ready_page):
     assert "Nothing to classify" in ready_page.text_content("#message")
 
 
-def test_upload_after_error_clears_message(ready_page, test_set, keras_probabilities):
-    images, labels = test_set
+def test_upload_after_error_clears_message(ready_page, fashion_test_set, keras_probabilities):
+    images, labels = fashion_test_set
     index = confident_index(keras_probabilities, labels, 1)
 
     upload(ready_page, b"", "empty.png", "image/png")
