@@ -9,7 +9,7 @@ Fixtures:
     chromium             one headless Chromium for the session
     site_server          a StaticServer for ``site_dir``; its ``url`` ends with SUB_PATH
     web_page             a fresh browser context and page (empty cache), recording its traffic
-    fashion_test_set             the real test images (10000, 28, 28) uint8 and labels (10000,)
+    fashion_test_set     the real test images (10000, 28, 28) uint8 and labels (10000,)
     keras_probabilities  the short build's Keras model on every test image, (10000, 10)
 """
 
