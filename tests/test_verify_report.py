@@ -4,6 +4,7 @@ export fails it. Each test works on a copy of the shared short build, because ve
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -124,6 +125,7 @@ def test_verify_report_model_card(python_verified):
     assert card["versions"]["onnxruntime"]
     assert card["files"]["models/model.onnx"] == metadata["files"]["models/model.onnx"]
     assert quantize.ONNX_INT8_PATH in card["files"]
+    assert card["keras_file"]["sha256"] == hashlib.sha256((out / "model.keras").read_bytes()).hexdigest()
 
 
 def test_verify_report_html_contents(python_verified):

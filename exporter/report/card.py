@@ -74,12 +74,11 @@ def architecture(model) -> list[dict]:
 def model_card(model, metadata: dict, out: Path, *, browser_version: str | None) -> dict:
     """Return the model card for the build in ``out``, from the Keras model and ``site/metadata.json``.
 
-    File hashes are computed now from the files on disk, so they cover variants made after
-    metadata.json was written.
+    File hashes are computed from the files on disk when the report is made, so they cover
+    every model file in the site, quantized variants included.
     """
     site_dir = out / "site"
     files = site.file_digests(site_dir / site.MODELS_DIR, site_dir)
-    files["../model.keras"] = site.file_digests(out, out)["model.keras"]
     versions = dict(metadata.get("versions", {}))
     for name in REPORT_PACKAGES:
         try:
@@ -98,6 +97,9 @@ def model_card(model, metadata: dict, out: Path, *, browser_version: str | None)
         "output": metadata.get("output", {}),
         "versions": dict(sorted(versions.items())),
         "files": files,
+        # Not in report.html: Keras writes the save time into model.keras, so its hash differs
+        # between two builds whose site files are byte-identical.
+        "keras_file": site.file_digests(out, out)["model.keras"],
     }
 
 

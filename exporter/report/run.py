@@ -62,14 +62,18 @@ def verify_build(
     out: Path = Path("build"),
     *,
     data_dir: Path | None = None,
+    dataset: data.Dataset | None = None,
     browser: bool = True,
     chromium: str = CHROMIUM,
     log: Callable[[str], None] = print,
 ) -> VerifyResult:
     """Evaluate every runtime and variant of the build in ``out``, write the report, and return it.
 
+    ``dataset`` skips loading the data set again, for a caller that has it; otherwise it is
+    loaded from ``data_dir`` or the usual places.
+
     Raises ``BuildFolderError`` when ``out`` is not a finished build, ``data.DatasetError`` when
-    the test set is missing, ``browser.BrowserError`` when Chromium or the page fails, and
+    the test set is missing, ``browser.BrowserError`` when Chromium does not start, and
     ``verify.ParityError`` (after writing the report) when any check fails.
     """
     import keras
@@ -77,7 +81,7 @@ def verify_build(
     out = Path(out)
     site_dir = out / "site"
     _check_build_folder(out)
-    dataset = data.load(data_dir, log=log)
+    dataset = dataset or data.load(data_dir, log=log)
     images, labels = dataset.test_images, dataset.test_labels
 
     log(f"Keras: {out / 'model.keras'} on {len(labels):,} test images")
