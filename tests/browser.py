@@ -1,7 +1,7 @@
 """Browser test helpers and fixtures: serve a site on 127.0.0.1 under a sub-path, drive Debian's
 Chromium through Playwright, and record every request and policy violation of the page.
 
-Test modules load the fixtures with ``pytest_plugins = ["tests.browser"]``. They need the
+tests/conftest.py loads these fixtures through ``pytest_plugins``. They need the
 ``short_build`` and ``fashion_mnist_dir`` fixtures from conftest.py.
 
 Fixtures:

@@ -20,6 +20,9 @@ import pytest
 
 from exporter import data
 
+# Browser fixtures (a local server, Chromium, request recording) live in tests/browser.py.
+pytest_plugins = ["tests.browser"]
+
 SHORT_BUILD_EPOCHS = 3
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -73,12 +73,15 @@ def test_preprocess_centred_raw_image_unchanged():
         rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
         height, width = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
         fills = max(height, width) == 28
-        placed = rows[0] == (28 - height) // 2 and cols[0] == (28 - width) // 2
+        placed = rows[0] == (28 - height + 1) // 2 and cols[0] == (28 - width + 1) // 2
         # The background must be 0 and the box must hold every non-zero pixel.
         clean = image.max() == 255 and np.count_nonzero(image) == np.count_nonzero(
             image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
         )
-        if not (fills and placed and clean):
+        # Step 5 reads the background from the border, where a garment touching it can win the median.
+        border = np.concatenate([image[0], image[-1], image[1:-1, 0], image[1:-1, -1]])
+        dark_border = np.median(border) == 0
+        if not (fills and placed and clean and dark_border):
             continue
         checked += 1
         np.testing.assert_allclose(preprocess_image(Image.fromarray(image)), image, atol=1e-4, err_msg=f"image {index}")
@@ -240,10 +243,10 @@ def test_preprocess_luma_weights():
     ],
 )
 def test_preprocess_fit_size_and_centre(width, height, fitted):
-    """A solid rectangle becomes a solid block of the fitted size at ((28 − w) // 2, (28 − h) // 2)."""
+    """A solid rectangle becomes a solid block of the fitted size at (ceil((28 − w) / 2), ceil((28 − h) / 2))."""
     image = on_canvas(Image.new("L", (width, height), 255), (width + 20, height + 20), (10, 10))
     fitted_height, fitted_width = fitted
-    top, left = (28 - fitted_height) // 2, (28 - fitted_width) // 2
+    top, left = (28 - fitted_height + 1) // 2, (28 - fitted_width + 1) // 2
 
     result = preprocess_image(image)
 

@@ -10,7 +10,6 @@ import pytest
 
 from tests.browser import new_recorded_page, open_site, result_run, wait_for_result
 
-pytest_plugins = ["tests.browser"]
 pytestmark = pytest.mark.browser
 
 # A pair of trousers in pad coordinates (280×280): a waistband and two legs.

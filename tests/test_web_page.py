@@ -14,7 +14,6 @@ from PIL import Image
 
 from tests.browser import StaticServer, csp_violations, open_site, result_run, upload, wait_for_result
 
-pytest_plugins = ["tests.browser"]
 pytestmark = pytest.mark.browser
 
 BACKENDS = ["ort", "tfjs-graph", "tfjs-layers"]

@@ -13,7 +13,6 @@ import pytest
 
 from tests.browser import open_site
 
-pytest_plugins = ["tests.browser"]
 pytestmark = pytest.mark.browser
 
 # 257 images spread over the whole test set (every 39th).

@@ -18,7 +18,6 @@ from exporter.runtime.preprocess import preprocess_image
 from tests.browser import confident_index, open_site, upload
 from tests.web_images import UPLOAD_CASES
 
-pytest_plugins = ["tests.browser"]
 pytestmark = pytest.mark.browser
 
 # Float rounding only: both sides compute in float64 from the same 8-bit pixels.

@@ -12,7 +12,6 @@ from PIL import Image
 from tests.browser import UPLOAD_WAYS, confident_index, open_site, upload
 from tests.web_images import UPLOAD_CASES, dark_on_white
 
-pytest_plugins = ["tests.browser"]
 pytestmark = pytest.mark.browser
 
 

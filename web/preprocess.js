@@ -173,8 +173,8 @@ export function preprocessRgba(data, width, height) {
   const fitted = resizeArea(gray, width, box, fitWidth, fitHeight);
 
   const output = new Float32Array(IMAGE_SIZE * IMAGE_SIZE);
-  const left = Math.floor((IMAGE_SIZE - fitWidth) / 2);
-  const top = Math.floor((IMAGE_SIZE - fitHeight) / 2);
+  const left = Math.ceil((IMAGE_SIZE - fitWidth) / 2);
+  const top = Math.ceil((IMAGE_SIZE - fitHeight) / 2);
   for (let y = 0; y < fitHeight; y++) {
     for (let x = 0; x < fitWidth; x++) {
       output[(top + y) * IMAGE_SIZE + left + x] = fitted[y * fitWidth + x];

@@ -242,10 +242,10 @@ def _area_weights(size_in: int, size_out: int) -> np.ndarray:
 
 
 def _centre(fitted: np.ndarray) -> np.ndarray:
-    """Step 9: paste into a 28×28 zero image at ((28 − w) // 2, (28 − h) // 2)."""
+    """Step 9: paste into a 28×28 zero image at (ceil((28 − w) / 2), ceil((28 − h) / 2))."""
     height, width = fitted.shape
-    top = (IMAGE_SIZE - height) // 2
-    left = (IMAGE_SIZE - width) // 2
+    top = (IMAGE_SIZE - height + 1) // 2
+    left = (IMAGE_SIZE - width + 1) // 2
     canvas = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
     canvas[top : top + height, left : left + width] = fitted
     return canvas
