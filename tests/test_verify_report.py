@@ -18,8 +18,8 @@ from exporter import cli
 from exporter.contract import LABELS
 from exporter.export import quantize
 from exporter.report import html
-from exporter.report.run import BuildFolderError, verify_build
-from exporter.verify import ParityError
+from exporter.report.run import BuildFolderError, choose_default, verify_build
+from exporter.verify import ParityError, VariantReport
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 BROWSER_RUNTIMES = ["onnxruntime-web", "tfjs-graph", "tfjs-layers"]
@@ -303,3 +303,22 @@ def test_verify_browser_default_is_smallest_passing(browser_verified):
     smallest = min(browser_rows, key=lambda row: row["gzip_bytes"])
     assert report["default_variant"] == smallest["variant"] == result.default_variant
     assert json.loads((out / "site" / "variants.json").read_text())["default"] == smallest["variant"]
+
+
+def _variant_report(name: str, runtime: str, gzip_bytes: int, correct: int) -> VariantReport:
+    return VariantReport(
+        variant=name, runtime=runtime, images=10_000, bytes=gzip_bytes * 2, gzip_bytes=gzip_bytes,
+        accuracy=correct / 10_000, float32_accuracy=0.85, argmax_agreement=0.99, max_abs_diff=0.01,
+    )
+
+
+def test_verify_default_skips_failed_and_python():
+    reports = [
+        _variant_report("onnx-int8", "onnxruntime", 100, 8_500),  # smallest, but measured in Python only
+        _variant_report("tfjs-graph-uint8", "tfjs-graph", 200, 8_000),  # in the browser, below the floor
+        _variant_report("onnx-float16", "onnxruntime-web", 400, 8_500),
+        _variant_report("onnx-int8", "onnxruntime-web", 300, 8_460),
+    ]
+    assert choose_default(reports) == "onnx-int8"
+    assert choose_default(reports[:2]) == "onnx-float32"
+    assert choose_default([]) == "onnx-float32"

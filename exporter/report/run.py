@@ -110,7 +110,7 @@ def verify_build(
 
     runtimes, variants = runs.runtimes, runs.variants
     failures = runs.errors + [failure for report in (*runtimes, *variants) for failure in report.failures()]
-    default = choose_default(variants, browser)
+    default = choose_default(variants)
     document = _report_document(out, model, dataset, keras_probabilities, runtimes, variants, failures, skipped, default, browser_version)
     result = VerifyResult(out, runtimes, variants, failures, skipped, default)
     result.report_json, result.report_html = _write_report(out, document)
@@ -120,16 +120,13 @@ def verify_build(
     return result
 
 
-def choose_default(variants: list[verify.VariantReport], browser: bool) -> str:
+def choose_default(variants: list[verify.VariantReport]) -> str:
     """Return the smallest (gzipped) variant that passed its accuracy floor in the browser.
 
     Falls back to ``onnx-float32`` when none passed, or when the browser did not run, since a
     Python figure does not show how a variant fares in the page.
     """
-    candidates = [
-        report for report in variants
-        if not report.failures() and browser and report.runtime in BROWSER_RUNTIMES.values()
-    ]
+    candidates = [report for report in variants if report.runtime in BROWSER_RUNTIMES.values() and not report.failures()]
     if not candidates:
         return FLOAT32_VARIANTS[0].name
     return min(candidates, key=lambda report: (report.gzip_bytes, report.bytes)).variant
@@ -137,7 +134,7 @@ def choose_default(variants: list[verify.VariantReport], browser: bool) -> str:
 
 def variants_document(site_dir: Path, variants: list[verify.VariantReport], runtimes: list[verify.ParityReport], default: str) -> dict:
     """Return ``variants.json``: every model the page can load, its size and browser accuracy, and the default."""
-    accuracy = {report.runtime: report.runtime_accuracy for report in runtimes}
+    float32_reports = {report.runtime: report for report in runtimes}
     measured = {report.variant: report for report in variants if report.runtime in BROWSER_RUNTIMES.values()}
     entries = []
     for variant in (*FLOAT32_VARIANTS, *QUANTIZED_VARIANTS):
@@ -147,8 +144,9 @@ def variants_document(site_dir: Path, variants: list[verify.VariantReport], runt
         entry = variant.as_dict() | {"bytes": size[0], "gzip_bytes": size[1]}
         if variant.name in measured:
             entry |= {"accuracy": measured[variant.name].accuracy, "passed": not measured[variant.name].failures()}
-        elif variant.weights == "float32" and BROWSER_RUNTIMES[variant.backend] in accuracy:
-            entry |= {"accuracy": accuracy[BROWSER_RUNTIMES[variant.backend]], "passed": True}
+        elif variant.weights == "float32" and BROWSER_RUNTIMES[variant.backend] in float32_reports:
+            report = float32_reports[BROWSER_RUNTIMES[variant.backend]]
+            entry |= {"accuracy": report.runtime_accuracy, "passed": not report.failures()}
         entries.append(entry)
     return {"format_version": FORMAT_VERSION, "default": default, "variants": entries}
 
