@@ -372,6 +372,50 @@ def test_preprocess_unreadable_file_rejected(tmp_path, name, content, message):
     assert isinstance(caught.value, PreprocessError) and isinstance(caught.value, ValueError)
 
 
+def test_preprocess_unsupported_format_message_once(tmp_path):
+    path = tmp_path / "picture.bmp"
+    garment(0).save(path, format="BMP")
+
+    with pytest.raises(UnreadableImageError) as caught:
+        preprocess_image(path)
+
+    assert str(caught.value) == f"{path}: BMP images are not supported; use a PNG, JPEG, WebP or GIF file"
+
+
+def large_garment_png(tmp_path, size: int):
+    """A PNG of ``size``×``size`` px with a garment dark on white, the kind a scanner makes."""
+    page = Image.new("L", (size, size), 255)
+    page.paste(Image.fromarray(255 - np.asarray(garment(0, size // 40))), (size // 10, size // 10))
+    path = tmp_path / f"scan-{size}.png"
+    page.save(path)
+    return path
+
+
+def test_preprocess_decompression_bomb_warning_silenced(tmp_path, monkeypatch, recwarn):
+    """An image between Pillow's pixel limit and twice it is processed without Pillow's warning."""
+    path = large_garment_png(tmp_path, 1200)  # 1.44 Mpx
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000_000)
+
+    result = preprocess_image(path)
+
+    assert result.shape == (28, 28)
+    assert not [w for w in recwarn if issubclass(w.category, Image.DecompressionBombWarning)]
+
+
+def test_preprocess_decompression_bomb_error_one_message(tmp_path, monkeypatch):
+    """An image above twice Pillow's pixel limit gets one message with the limit and the fix."""
+    path = large_garment_png(tmp_path, 1200)  # 1.44 Mpx
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500_000)
+
+    with pytest.raises(UnreadableImageError) as caught:
+        preprocess_image(path)
+
+    message = str(caught.value)
+    assert message.startswith(f"{path}: the image has more than 1,000,000 pixels")
+    assert message.endswith("scale it down to at most 1,024 px on the longest edge, which is all the model uses")
+    assert "DOS attack" not in message
+
+
 def test_preprocess_missing_file_and_folder(tmp_path):
     with pytest.raises(UnreadableImageError, match="not found"):
         preprocess_image(tmp_path / "missing.png")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import warnings
 from typing import Union
 
 import numpy as np
@@ -95,13 +96,21 @@ def _open(source: str | os.PathLike[str] | bytes) -> Image.Image:
     if source == b"" or _is_empty_file(source):
         raise UnreadableImageError(f"{name}: the file is empty (0 bytes); {fix}")
     try:
-        image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
-        if image.format not in SUPPORTED_FORMATS:
-            raise UnreadableImageError(
-                f"{name}: {image.format} images are not supported; {fix}"
-            )
-        image.seek(0)  # GIF and animated WebP: the first frame, as the page shows it
-        image.load()
+        # Between Image.MAX_IMAGE_PIXELS and twice that, Pillow only warns about a possible
+        # decompression bomb. Such an image (89 to 179 Mpx with Pillow's default) still fits in
+        # memory as 8-bit pixels, step 2 scales it down before any float work, and the page
+        # decodes it too, so it is processed without the warning. Above that Pillow raises.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+            if image.format not in SUPPORTED_FORMATS:
+                raise UnreadableImageError(
+                    f"{name}: {image.format} images are not supported; {fix}"
+                )
+            image.seek(0)  # GIF and animated WebP: the first frame, as the page shows it
+            image.load()
+    except UnreadableImageError:
+        raise  # the format check above; the ValueError clause below would wrap it again
     except FileNotFoundError:
         raise UnreadableImageError(f"{name}: file not found; check the path") from None
     except IsADirectoryError:
@@ -114,8 +123,13 @@ def _open(source: str | os.PathLike[str] | bytes) -> Image.Image:
         raise UnreadableImageError(
             f"{name}: not a readable PNG, JPEG, WebP or GIF image; {fix}"
         ) from None
-    except Image.DecompressionBombError as error:
-        raise UnreadableImageError(f"{name}: {error}; use a smaller image") from None
+    except Image.DecompressionBombError:
+        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        raise UnreadableImageError(
+            f"{name}: the image has more than {limit:,} pixels, the most that Pillow decodes "
+            f"(a guard against decompression bombs); scale it down to at most "
+            f"{MAX_WORKING_EDGE:,} px on the longest edge, which is all the model uses"
+        ) from None
     except (OSError, SyntaxError, ValueError) as error:
         # Pillow raises OSError for truncated files ("image file is truncated") and
         # SyntaxError or ValueError for some corrupt headers and chunks.
