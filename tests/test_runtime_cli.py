@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -40,6 +41,13 @@ def images(tmp_path) -> dict[str, Path]:
     files["notes.png"].write_text("not a picture\n")
     files["white.png"] = tmp_path / "white.png"
     Image.new("L", (50, 50), 255).save(files["white.png"])
+    noise = np.random.default_rng(0).integers(-2, 3, size=(300, 400))
+    files["paper.png"] = tmp_path / "paper.png"
+    Image.fromarray((253 + noise).astype(np.uint8)).save(files["paper.png"])
+    speck = np.full((400, 400), 255, dtype=np.uint8)
+    speck[200:203, 200:203] = 0
+    files["speck.png"] = tmp_path / "speck.png"
+    Image.fromarray(speck).save(files["speck.png"])
     buffer = io.BytesIO()
     Image.fromarray(load_images()[3]).resize((200, 200)).save(buffer, format="PNG")
     files["truncated.png"] = tmp_path / "truncated.png"
@@ -95,6 +103,8 @@ def test_predict_site_folder_accepted(capsys, model_build, images):
         ("empty.png", "the file is empty"),
         ("notes.png", "not a readable PNG, JPEG, WebP or GIF image"),
         ("white.png", "nothing to classify: the image is blank"),
+        ("paper.png", "nothing to classify: the image is blank"),
+        ("speck.png", "the object is too small to classify: it covers 3×3 px of a 400×400 image"),
         ("truncated.png", "not a readable PNG, JPEG, WebP or GIF image"),
         ("missing.png", "file not found"),
     ],

@@ -8,9 +8,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from exporter.runtime import BlankImageError, PreprocessError, UnreadableImageError, preprocess_image
-from exporter.runtime.preprocess import MAX_WORKING_EDGE, TRIM_THRESHOLD
-from tests.runtime_fixtures import load_images
+from exporter.runtime import (
+    BlankImageError,
+    ObjectTooSmallError,
+    PreprocessError,
+    UnreadableImageError,
+    preprocess_image,
+)
+from exporter.runtime.preprocess import MAX_WORKING_EDGE, MIN_CONTRAST, MIN_OBJECT_FRACTION, TRIM_THRESHOLD
+from tests.runtime_fixtures import load_images, load_labels
+from tests.web_images import UPLOAD_CASES
 
 # Test-set indices: an ankle boot, a pullover, a trouser, a shirt, a coat.
 SAMPLES = (0, 1, 2, 4, 10)
@@ -328,14 +335,108 @@ def test_preprocess_border_median_even_count_averages():
 
 
 def test_preprocess_stretch_comes_before_trim():
-    """Step 6 stretches the brightest pixel to 255 before step 7 applies the threshold."""
-    almost_flat = np.full((64, 64), 4, dtype=np.uint8)
-    almost_flat[30, 30] = 5
+    """Step 6 stretches a faint garment to 255 before step 7 applies the threshold."""
+    faint = np.full((64, 64), 4, dtype=np.uint8)
+    faint[10:54, 20:44] = 4 + MIN_CONTRAST  # 24 wide, 44 tall: fitted to 15×28
 
-    result = preprocess_image(Image.fromarray(almost_flat))
+    result = preprocess_image(Image.fromarray(faint))
 
-    # The one brighter pixel is the whole box, enlarged to fill 28×28.
-    np.testing.assert_allclose(result, 255, atol=1e-3)
+    np.testing.assert_allclose(result[:, 7:22], 255, atol=1e-3)
+    assert np.count_nonzero(result) == 28 * 15
+
+
+def noisy_sheet(level: int, noise: int, size: tuple[int, int] = (300, 400)) -> Image.Image:
+    """An empty sheet photographed: ``level`` plus uniform noise of ±``noise`` grey levels."""
+    rng = np.random.default_rng(3)
+    pixels = level + rng.integers(-noise, noise + 1, size=size)
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize(
+    "image",
+    [noisy_sheet(253, 2), noisy_sheet(250, 12), noisy_sheet(3, 2), noisy_sheet(128, 10)],
+    ids=["white-2", "white-12", "black-2", "grey-10"],
+)
+def test_preprocess_noisy_blank_sheet_rejected(image):
+    with pytest.raises(BlankImageError, match="nothing to classify: the image is blank"):
+        preprocess_image(image)
+
+
+@pytest.mark.parametrize(("contrast", "blank"), [(MIN_CONTRAST - 1, True), (MIN_CONTRAST, False)])
+def test_preprocess_min_contrast_boundary(contrast, blank):
+    image = np.full((60, 60), 200, dtype=np.uint8)
+    image[15:45, 20:40] = 200 - contrast  # dark on light: inverted, then `contrast` above background
+
+    if blank:
+        with pytest.raises(BlankImageError, match=f"by {contrast:.1f} grey levels, the minimum is {MIN_CONTRAST}"):
+            preprocess_image(Image.fromarray(image))
+    else:
+        assert preprocess_image(Image.fromarray(image)).max() == pytest.approx(255)
+
+
+def test_preprocess_speck_rejected_as_too_small():
+    """A 3×3 px speck on a 400×400 white image is not enlarged to a 28×28 garment."""
+    image = np.full((400, 400), 255, dtype=np.uint8)
+    image[200:203, 200:203] = 0
+
+    with pytest.raises(ObjectTooSmallError) as caught:
+        preprocess_image(Image.fromarray(image))
+
+    message = str(caught.value)
+    assert "the object is too small to classify: it covers 3×3 px of a 400×400 image" in message
+    assert "crop the image closer or draw larger" in message
+    assert isinstance(caught.value, PreprocessError)
+
+
+@pytest.mark.parametrize(("edge", "rejected"), [(15, True), (16, False)])
+def test_preprocess_min_object_fraction_boundary(edge, rejected):
+    """On a 400 px image the limit is 4% of 400 = 16 px of the box's longest edge."""
+    assert MIN_OBJECT_FRACTION * 400 == 16
+    image = np.zeros((300, 400), dtype=np.uint8)
+    image[100 : 100 + edge, 150:155] = 255
+
+    if rejected:
+        with pytest.raises(ObjectTooSmallError, match=f"covers 5×{edge} px of a 400×300 image"):
+            preprocess_image(Image.fromarray(image))
+    else:
+        assert preprocess_image(Image.fromarray(image)).shape == (28, 28)
+
+
+def test_preprocess_too_small_reports_file_pixels(tmp_path):
+    """Above 1,024 px the sizes in the message are the file's, not the scaled-down image's."""
+    image = np.full((2000, 3000), 255, dtype=np.uint8)
+    image[1000:1060, 1500:1540] = 0  # 40×60 px, below 4% of 3,000 = 120 px
+    path = tmp_path / "far-away.png"
+    Image.fromarray(image).save(path)
+
+    with pytest.raises(ObjectTooSmallError, match=r"far-away.png: .* covers about \d+×\d+ px of a 3,000×2,000 image") as caught:
+        preprocess_image(path)
+    width, height = (int(edge) for edge in str(caught.value).split("about ")[1].split(" px")[0].split("×"))
+    assert abs(width - 40) <= 6
+    assert abs(height - 60) <= 6
+
+
+def test_preprocess_every_test_image_accepted():
+    """No real Fashion-MNIST test image is blank or too small for the checks of steps 6 and 7."""
+    failures = []
+    for index, image in enumerate(load_images()):
+        try:
+            preprocess_image(Image.fromarray(image))
+        except PreprocessError as error:
+            failures.append(f"image {index}: {error}")
+
+    assert failures == []
+
+
+@pytest.mark.parametrize("case", UPLOAD_CASES, ids=lambda case: case.name)
+def test_preprocess_upload_fixtures_accepted(case):
+    """Every upload fixture of the browser tests, made from the first image of its class, passes."""
+    index = int(np.flatnonzero(load_labels() == case.label)[0])
+
+    result = preprocess_image(case.make(load_images()[index]))
+
+    assert result.shape == (28, 28)
+    assert result.max() > TRIM_THRESHOLD
 
 
 def test_preprocess_blank_error_names_file(tmp_path):

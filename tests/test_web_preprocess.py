@@ -14,7 +14,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from exporter.runtime.preprocess import preprocess_image
+from exporter.runtime.preprocess import (
+    MIN_CONTRAST,
+    BlankImageError,
+    ObjectTooSmallError,
+    preprocess_image,
+)
 from tests.browser import confident_index, open_site, upload
 from tests.web_images import UPLOAD_CASES
 
@@ -98,6 +103,75 @@ def test_preprocess_drawing_matches_python(ready_page):
     difference = np.abs(browser - preprocess_image(drawing))
 
     assert difference.max() <= EXACT
+
+
+def png(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels.astype(np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def noisy_paper() -> bytes:
+    """An empty white sheet photographed: 253 ± 2 grey levels of noise."""
+    return png(253 + np.random.default_rng(5).integers(-2, 3, size=(300, 400)))
+
+
+def faint_square(contrast: int) -> bytes:
+    """A square ``contrast`` grey levels darker than its light background."""
+    pixels = np.full((80, 80), 200)
+    pixels[20:60, 25:55] = 200 - contrast
+    return png(pixels)
+
+
+def speck() -> bytes:
+    """A 3×3 px dark speck on a 400×400 white image."""
+    pixels = np.full((400, 400), 255)
+    pixels[200:203, 200:203] = 0
+    return png(pixels)
+
+
+def bar(edge: int) -> bytes:
+    """A light 5 px wide bar, ``edge`` px tall, on a black 400×300 image (4% of 400 is 16 px)."""
+    pixels = np.zeros((300, 400))
+    pixels[100 : 100 + edge, 150:155] = 255
+    return png(pixels)
+
+
+# name: (file bytes, the Python error or None when accepted, a phrase of the page's message)
+LIMIT_CASES = {
+    "noisy-paper": (noisy_paper(), BlankImageError, "Nothing to classify: the image is blank"),
+    "contrast-below-min": (faint_square(MIN_CONTRAST - 1), BlankImageError, f"the minimum is {MIN_CONTRAST}"),
+    "contrast-at-min": (faint_square(MIN_CONTRAST), None, None),
+    "speck": (speck(), ObjectTooSmallError, "it covers 3×3 px of a 400×400 image"),
+    "bar-below-min": (bar(15), ObjectTooSmallError, "it covers 5×15 px of a 400×300 image"),
+    "bar-at-min": (bar(16), None, None),
+}
+
+PREPROCESS_BLOB = """async (bytes) => {
+  try {
+    return { input: Array.from(await window.classifier.preprocess(new Blob([new Uint8Array(bytes)]))) };
+  } catch (error) {
+    return { error: `${error.name}: ${error.message}` };
+  }
+}"""
+
+
+@pytest.mark.parametrize("name", LIMIT_CASES)
+def test_preprocess_limits_match_python(ready_page, name):
+    """The page and the Python runtime reject the same faint and tiny images, and accept the same ones."""
+    data, python_error, phrase = LIMIT_CASES[name]
+
+    browser = ready_page.evaluate(PREPROCESS_BLOB, list(data))
+
+    if python_error is None:
+        assert "error" not in browser, browser.get("error")
+        difference = np.abs(np.array(browser["input"], dtype=np.float32).reshape(28, 28) - preprocess_image(data))
+        assert difference.max() <= EXACT
+    else:
+        with pytest.raises(python_error):
+            preprocess_image(data)
+        assert browser.get("error", "").startswith("ImageInputError: "), browser
+        assert phrase in browser["error"]
 
 
 def encoded(format: str, mode: str = "RGB", **options) -> bytes:

@@ -99,9 +99,12 @@ def test_upload_blank_image_says_nothing_to_classify(ready_page):
     buffer = io.BytesIO()
     Image.new("RGB", (64, 64), (250, 250, 250)).save(buffer, format="PNG")
     result = upload(ready_page, buffer.getvalue(), "blank.png", "image/png")
+    message = ready_page.text_content("#message")
 
     assert result["state"] == "error"
-    assert "Nothing to classify" in ready_page.text_content("#message")
+    assert "Nothing to classify: the image is blank" in message
+    assert "Choose a picture of one garment" in message
+    assert "draw" not in message.lower()
 
 
 def test_upload_after_error_clears_message(ready_page, fashion_test_set, keras_probabilities):

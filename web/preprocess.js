@@ -10,8 +10,15 @@
 export const IMAGE_SIZE = 28;
 // Longer images are scaled down while decoding, so no canvas is ever larger than this.
 export const MAX_WORKING_EDGE = 1024;
+// An image whose brightest pixel is less than this many grey levels (0..255) above the background
+// is blank. Without it, sensor noise on a photo of an empty sheet is stretched to 255.
+export const MIN_CONTRAST = 32;
 // After background removal, pixels above this value belong to the object's bounding box.
 export const TRIM_THRESHOLD = 32;
+// The trimmed box's longest edge must be at least this fraction of the image's longest edge. A
+// smaller object is a speck or a far-away garment, and enlarging it to 28 px gives the model
+// nothing it was trained on. 4% is 11 px on the 280 px drawing pad.
+export const MIN_OBJECT_FRACTION = 0.04;
 // ITU-R BT.601 luma weights, as Pillow's "L" mode uses.
 const LUMA_R = 0.299;
 const LUMA_G = 0.587;
@@ -156,16 +163,24 @@ function bitmapToRgba(bitmap) {
 /**
  * Runs steps 3 to 9 of the preprocessing on RGBA pixels (row-major, 4 bytes a pixel).
  *
+ * `source` is 'upload' or 'drawing' and only chooses the wording of errors. `originalWidth` and
+ * `originalHeight` are the file's size before decodeImageFile scaled it down, so that a message
+ * gives sizes in the file's own pixels.
+ *
  * Returns a Float32Array(IMAGE_SIZE * IMAGE_SIZE) in the model's input contract.
- * Throws ImageInputError when nothing stands out from the background.
+ * Throws ImageInputError when the image is blank (MIN_CONTRAST) or the
+ * object is too small (MIN_OBJECT_FRACTION).
  */
-export function preprocessRgba(data, width, height) {
+export function preprocessRgba(data, width, height, { source = 'upload', originalWidth = width, originalHeight = height } = {}) {
   const gray = toGrayscale(data, width * height);
-  removeBackground(gray, width, height);
+  const peak = removeBackground(gray, width, height);
+  if (peak < MIN_CONTRAST) throw new ImageInputError(blankMessage(source, peak));
 
   const box = boundingBox(gray, width, height, TRIM_THRESHOLD);
-  if (box === null) {
-    throw new ImageInputError('Nothing to classify: the image is blank. Draw something first, or choose another image.');
+  // Stretching put the maximum at 255, so the box is never empty.
+  if (box === null) throw new Error('No pixel above TRIM_THRESHOLD after stretching.');
+  if (Math.max(box.width, box.height) < MIN_OBJECT_FRACTION * Math.max(width, height)) {
+    throw new ImageInputError(tooSmallMessage(source, box, width, height, originalWidth, originalHeight));
   }
   const long = Math.max(box.width, box.height);
   const fitWidth = box.width === long ? IMAGE_SIZE : Math.max(1, Math.round((box.width * IMAGE_SIZE) / long));
@@ -181,6 +196,33 @@ export function preprocessRgba(data, width, height) {
     }
   }
   return output;
+}
+
+function blankMessage(source, peak) {
+  if (source === 'drawing') return 'Nothing to classify: the drawing is blank. Draw a garment first.';
+  return (
+    `Nothing to classify: the image is blank (its brightest pixel differs from the background by ${peak.toFixed(1)} ` +
+    `grey levels, the minimum is ${MIN_CONTRAST}). Choose a picture of one garment on a plain background.`
+  );
+}
+
+function tooSmallMessage(source, box, width, height, originalWidth, originalHeight) {
+  const percent = `${Math.round(MIN_OBJECT_FRACTION * 100)}%`;
+  if (source === 'drawing') {
+    return (
+      `The drawing is too small to classify: it covers ${box.width}×${box.height} px of the ${width}×${height} pad, ` +
+      `and its longest edge must be at least ${percent} of the pad's. Draw larger.`
+    );
+  }
+  // decodeImageFile may have scaled the file down: give the box in the file's own pixels.
+  const scale = Math.max(originalWidth, originalHeight) / Math.max(width, height);
+  const boxWidth = Math.max(1, Math.round(box.width * scale));
+  const boxHeight = Math.max(1, Math.round(box.height * scale));
+  const about = scale === 1 ? '' : 'about ';
+  return (
+    `The object is too small to classify: it covers ${about}${boxWidth}×${boxHeight} px of a ${originalWidth}×${originalHeight} image, ` +
+    `and its longest edge must be at least ${percent} of the image's. Crop the photo closer, or choose a picture where the garment is larger.`
+  );
 }
 
 /** Reads a 28×28 image that is already in the input contract (a data set sample) as-is. */
@@ -208,6 +250,7 @@ function toGrayscale(data, count) {
 }
 
 // Steps 5 and 6: invert a light background, subtract the background level, stretch to 255.
+// Returns the maximum before stretching; below MIN_CONTRAST the caller rejects the image unstretched.
 function removeBackground(gray, width, height) {
   let background = median(borderValues(gray, width, height));
   const invert = background > 127.5;
@@ -219,9 +262,10 @@ function removeBackground(gray, width, height) {
     gray[i] = value;
     if (value > max) max = value;
   }
-  if (max > 0) {
+  if (max >= MIN_CONTRAST) {
     for (let i = 0; i < gray.length; i++) gray[i] = (gray[i] * 255) / max;
   }
+  return max;
 }
 
 function borderValues(gray, width, height) {

@@ -17,6 +17,7 @@ from exporter.runtime.classifier import (
 )
 from exporter.runtime.preprocess import (
     BlankImageError,
+    ObjectTooSmallError,
     PreprocessError,
     UnreadableImageError,
     preprocess_image,
@@ -27,6 +28,7 @@ __all__ = [
     "Classifier",
     "ModelDirError",
     "ModelMismatchError",
+    "ObjectTooSmallError",
     "Prediction",
     "PreprocessError",
     "UnreadableImageError",
