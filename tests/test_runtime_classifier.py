@@ -203,7 +203,7 @@ def break_folder(build_dir: Path, case: str) -> Path:
     ("case", "message"),
     [
         ("missing folder", "does not exist"),
-        ("file, not folder", "is not a folder"),
+        ("file, not folder", "metadata.json is a file, not a folder; pass a build folder"),
         ("no metadata", "no metadata.json"),
         ("invalid JSON", "not a readable JSON file"),
         ("JSON list", "expected a JSON object"),
@@ -220,6 +220,19 @@ def test_classifier_bad_folder_rejected(tmp_path, case, message):
     with pytest.raises(ModelDirError, match=message) as caught:
         Classifier.from_dir(path)
     assert not isinstance(caught.value, ModelMismatchError)
+
+
+@pytest.mark.parametrize("case", ["no models.onnx", "no input.name", "labels not a list"])
+def test_classifier_metadata_error_names_metadata_file(tmp_path, case):
+    """A problem inside metadata.json names that file, not the ONNX model it points to."""
+    path = break_folder(tmp_path / "build", case)
+
+    with pytest.raises(ModelDirError) as caught:
+        Classifier.from_dir(path)
+
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'build' / 'site' / 'metadata.json'}: ")
+    assert "model.onnx" not in message
 
 
 @pytest.mark.parametrize(

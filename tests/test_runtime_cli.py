@@ -178,6 +178,21 @@ def test_predict_missing_model_dir_exit_2(capsys, images, tmp_path, as_json):
         assert out == ""
 
 
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_predict_model_dir_is_file_exit_2(capsys, images, as_json):
+    flags = ["--json"] if as_json else []
+    expected = f"--model-dir {images['boot.png']} is a file, not a folder; pass the build or site folder"
+
+    code, out, err = run(capsys, images["trouser.jpg"], "--model-dir", images["boot.png"], *flags)
+
+    assert code == 2
+    assert err == f"error: {expected}\n"
+    if as_json:
+        assert json.loads(out) == {"model": None, "results": [], "error": expected}
+    else:
+        assert out == ""
+
+
 def test_predict_mismatched_metadata_exit_2(capsys, images, tmp_path):
     write_site(tmp_path, metadata=variant(make_metadata(), "labels", ["a", "b", "c"]))
 

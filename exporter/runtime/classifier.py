@@ -85,17 +85,24 @@ class Prediction:
 class Classifier:
     """An ONNX model and its labels, checked against each other, ready to predict."""
 
-    def __init__(self, model_path: Path, metadata: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        metadata: dict[str, Any],
+        metadata_path: Path | None = None,
+    ) -> None:
         """Load ``model_path`` with onnxruntime on the CPU and check it against ``metadata``.
 
-        Most callers want ``Classifier.from_dir``. Raises ModelDirError when the model cannot
-        be loaded and ModelMismatchError when it disagrees with ``metadata``.
+        Most callers want ``Classifier.from_dir``. ``metadata_path`` names the metadata file in
+        error messages. Raises ModelDirError when the metadata lacks a field or the model
+        cannot be loaded, and ModelMismatchError when the model disagrees with ``metadata``.
         """
         self.model_path = Path(model_path)
         self.metadata = metadata
-        self.labels: tuple[str, ...] = tuple(_require(metadata, "labels", list, model_path))
-        self.input_name: str = _require(metadata, "input.name", str, model_path)
-        self.output_name: str = _require(metadata, "output.name", str, model_path)
+        where = metadata_path if metadata_path is not None else METADATA_NAME
+        self.labels: tuple[str, ...] = tuple(_require(metadata, "labels", list, where))
+        self.input_name: str = _require(metadata, "input.name", str, where)
+        self.output_name: str = _require(metadata, "output.name", str, where)
         self._session = _load_session(self.model_path)
         problems = _compare(self._session, metadata)
         if problems:
@@ -125,7 +132,7 @@ class Classifier:
         if not isinstance(metadata, dict):
             raise ModelDirError(f"{metadata_path}: expected a JSON object; rebuild the site")
         relative = _require(metadata, "models.onnx", str, metadata_path)
-        return cls(metadata_path.parent / relative, metadata)
+        return cls(metadata_path.parent / relative, metadata, metadata_path)
 
     @overload
     def predict(self, source: ImageSource) -> Prediction: ...
@@ -178,12 +185,11 @@ class Classifier:
 def find_metadata(path: str | os.PathLike[str]) -> Path:
     """Return the metadata.json of a site folder, or of the site/ folder inside a build folder."""
     folder = Path(path)
+    expected = f"pass a build folder (with site/{METADATA_NAME}) or a site folder (with {METADATA_NAME})"
+    if folder.is_file():
+        raise ModelDirError(f"{folder} is a file, not a folder; {expected}")
     if not folder.is_dir():
-        problem = "does not exist" if not folder.exists() else "is not a folder"
-        raise ModelDirError(
-            f"{folder}: model folder {problem}; pass a build folder (with site/{METADATA_NAME}) "
-            f"or a site folder (with {METADATA_NAME})"
-        )
+        raise ModelDirError(f"{folder}: model folder does not exist; {expected}")
     for candidate in (folder / METADATA_NAME, folder / "site" / METADATA_NAME):
         if candidate.is_file():
             return candidate
@@ -193,16 +199,16 @@ def find_metadata(path: str | os.PathLike[str]) -> Path:
     )
 
 
-def _require(metadata: dict[str, Any], dotted: str, kind: type, where: os.PathLike[str] | str) -> Any:
-    """Return metadata[a][b] for ``dotted`` "a.b", or raise ModelDirError naming the key."""
+def _require(metadata: dict[str, Any], dotted: str, kind: type, metadata_path: os.PathLike[str] | str) -> Any:
+    """Return metadata[a][b] for ``dotted`` "a.b", or raise ModelDirError naming the file and key."""
     value: Any = metadata
     for key in dotted.split("."):
         if not isinstance(value, dict) or key not in value:
-            raise ModelDirError(f"{where}: metadata.json has no {dotted!r}; rebuild the site")
+            raise ModelDirError(f"{metadata_path}: no {dotted!r}; rebuild the site")
         value = value[key]
     if not isinstance(value, kind):
         raise ModelDirError(
-            f"{where}: metadata.json {dotted!r} should be a {kind.__name__}, "
+            f"{metadata_path}: {dotted!r} should be a {kind.__name__}, "
             f"got {value!r}; rebuild the site"
         )
     return value

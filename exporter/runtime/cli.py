@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from exporter.runtime.classifier import Classifier, ModelDirError, Prediction
@@ -72,6 +73,8 @@ def predict_files(
 ) -> int:
     """Classify each file, write results to ``out`` and failures to ``err``; return the exit code."""
     try:
+        if Path(model_dir).is_file():
+            raise ModelDirError(f"--model-dir {model_dir} is a file, not a folder; pass the build or site folder")
         classifier = Classifier.from_dir(model_dir)
     except ModelDirError as error:
         if as_json:
