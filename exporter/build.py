@@ -9,6 +9,7 @@ stage passed, so a failed or interrupted build leaves the previous output as it 
 from __future__ import annotations
 
 import os
+import signal
 import shutil
 import tempfile
 import time
@@ -20,11 +21,15 @@ from pathlib import Path
 import numpy as np
 
 from exporter import data, site
-from exporter.metadata import build_metadata
-from exporter.model_config import TrainingConfig
+from exporter.model_config import TrainingConfig, validate_config
 
 BUILD_MARKER = ".exporter-build"  # marks a folder as this tool's output, safe to replace
-DEFAULT_WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+def default_web_dir() -> Path:
+    """Return the project's web/ folder: beside the package in a checkout, else ./web."""
+    beside_package = Path(__file__).resolve().parent.parent / "web"
+    return beside_package if beside_package.is_dir() else Path.cwd() / "web"
 
 
 class OutputFolderError(Exception):
@@ -47,7 +52,7 @@ def build(
     config: TrainingConfig = TrainingConfig(),
     *,
     data_dir: Path | None = None,
-    web_dir: Path = DEFAULT_WEB_DIR,
+    web_dir: Path | None = None,
     log: Callable[[str], None] = print,
 ) -> BuildResult:
     """Train, export, verify and assemble the site into ``out``; return what was made.
@@ -56,15 +61,24 @@ def build(
     ``site.SiteError`` or ``OutputFolderError`` for failures a user can fix. On any failure
     the previous contents of ``out`` are untouched.
     """
-    from exporter import model as mlp
-
-    mlp.validate_config(config)
+    validate_config(config)
     out = Path(out)
+    web_dir = Path(web_dir) if web_dir is not None else default_web_dir()
     _check_output_folder(out)
+    site.check_web(web_dir)  # before training, so a missing npm install costs seconds, not minutes
     timer = _StageTimer(log)
 
     with timer.stage("data"):
         dataset = data.load(data_dir, log=log)
+        if config.validation_size >= len(dataset.train_images):
+            raise ValueError(
+                f"--validation-size {config.validation_size:,} leaves no training images out of "
+                f"{len(dataset.train_images):,}. Choose a smaller --validation-size."
+            )
+
+    # TensorFlow loads only now, after every check that can fail fast.
+    from exporter import model as mlp
+    from exporter.metadata import build_metadata
 
     with _staging_folder(out) as staging:
         with timer.stage("train"):
@@ -84,7 +98,7 @@ def build(
             parity = _verify(site_dir / site.ONNX_PATH, dataset, keras_probabilities, staging, log)
 
         with timer.stage("site"):
-            vendored = site.copy_web(Path(web_dir), site_dir)
+            vendored = site.copy_web(web_dir, site_dir)
             samples = site.write_samples(site_dir, dataset.test_images, dataset.test_labels)
             document = build_metadata(
                 config=config,
@@ -95,7 +109,7 @@ def build(
                 onnx_model=onnx_model,
                 files=site.file_digests(site_dir / site.MODELS_DIR, site_dir),
                 keras_file=site.file_digest(staging / "model.keras"),
-                web_dir=Path(web_dir),
+                web_dir=web_dir,
                 samples=len(samples),
             )
             site.write_json(site_dir / "metadata.json", document)
@@ -146,7 +160,8 @@ def _verify(onnx_path: Path, dataset: data.Dataset, keras_probabilities: np.ndar
 
 def _describe(config: TrainingConfig) -> str:
     layers = "-".join(str(units) for units in config.hidden)
-    return f"MLP {layers} {config.activation}, {config.epochs} epochs, seed {config.seed},"
+    epochs = "1 epoch" if config.epochs == 1 else f"{config.epochs} epochs"
+    return f"MLP {layers} {config.activation} ({epochs}, seed {config.seed})"
 
 
 def _check_output_folder(out: Path) -> None:
@@ -172,7 +187,9 @@ def _check_output_folder(out: Path) -> None:
 def _staging_folder(out: Path) -> Iterator[Path]:
     """Yield an empty folder beside ``out``; on success swap it in for ``out``, else delete it."""
     parent = out.resolve().parent
+    _recover_interrupted_swap(out.resolve())
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=parent))
+    staging.chmod(_folder_mode())  # mkdtemp makes it 0700, which a web server running as another user cannot read
     try:
         yield staging
         (staging / BUILD_MARKER).write_text("Made by `python -m exporter build`; replaced by the next build.\n")
@@ -181,8 +198,33 @@ def _staging_folder(out: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _recover_interrupted_swap(out: Path) -> None:
+    """Put back an output that a killed build moved aside, and delete abandoned staging folders."""
+    for previous in sorted(out.parent.glob(f".{out.name}.previous-*")):
+        if not out.exists() and (previous / out.name).is_dir():
+            os.replace(previous / out.name, out)
+        shutil.rmtree(previous, ignore_errors=True)
+    for staging in out.parent.glob(f".{out.name}.staging-*"):
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _folder_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o777 & ~umask
+
+
 def _swap_in(staging: Path, out: Path) -> None:
     # Two renames inside one folder: the old output disappears only after the new one is complete.
+    # SIGINT and SIGTERM wait until both renames are done, so Ctrl-C cannot land between them.
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        _rename_pair(staging, out)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
+def _rename_pair(staging: Path, out: Path) -> None:
     retired = None
     if out.exists():
         retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.previous-", dir=out.parent))

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import os
+import re
+import signal
 import sys
 import traceback
 from pathlib import Path
 
 from exporter.model_config import ACTIVATIONS, TrainingConfig
+from exporter.native_logs import native_logs_filtered
 
 DEFAULTS = TrainingConfig()
+# Import names of the packages that the [build] extra installs and the runtime-only install lacks.
+BUILD_PACKAGES = ("tensorflow", "keras", "tf2onnx", "tensorflowjs", "onnx")
 
 
 def add_commands(commands) -> None:
@@ -34,14 +40,14 @@ def add_commands(commands) -> None:
     training.add_argument("--learning-rate", type=_positive_float, default=DEFAULTS.learning_rate, help=f"initial SGD learning rate, cosine-decayed to 0 (default: {DEFAULTS.learning_rate})")
     training.add_argument("--momentum", type=_fraction, default=DEFAULTS.momentum, help=f"SGD momentum, in [0, 1) (default: {DEFAULTS.momentum})")
     training.add_argument("--validation-size", type=_positive_int, default=DEFAULTS.validation_size, help=f"training images held out for validation (default: {DEFAULTS.validation_size:,})")
-    training.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"random seed for weights, shuffling and dropout (default: {DEFAULTS.seed})")
+    training.add_argument("--seed", type=_seed, default=DEFAULTS.seed, help=f"random seed for weights, shuffling and dropout (default: {DEFAULTS.seed})")
     parser.add_argument("--debug", action="store_true", help="show the full traceback when the build fails")
     parser.set_defaults(run=run_build)
 
 
 def run_build(args: argparse.Namespace) -> int:
     """Run a build from parsed flags; print a summary, or one error line and return 1."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ start-up notices
+    quiet_tensorflow()
     config = TrainingConfig(
         hidden=tuple(args.hidden),
         activation=args.activation,
@@ -53,10 +59,20 @@ def run_build(args: argparse.Namespace) -> int:
         validation_size=args.validation_size,
         seed=args.seed,
     )
-    try:
-        from exporter.build import DEFAULT_WEB_DIR, build
+    missing = _missing_packages(BUILD_PACKAGES)
+    if missing:
+        print(
+            f"error: building needs the training packages, and {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not installed. Install them with: pip install -e '.[build]'",
+            file=sys.stderr,
+        )
+        return 1
+    from exporter.build import build
 
-        result = build(args.out, config, data_dir=args.data_dir, web_dir=args.web_dir or DEFAULT_WEB_DIR)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with native_logs_filtered():
+            result = build(args.out, config, data_dir=args.data_dir, web_dir=args.web_dir)
     except KeyboardInterrupt:
         print(f"\nerror: build interrupted; {args.out} was left as it was.", file=sys.stderr)
         return 130
@@ -69,6 +85,29 @@ def run_build(args: argparse.Namespace) -> int:
         return 1
     print(format_summary(result))
     return 0
+
+
+def quiet_tensorflow() -> None:
+    """Hide TensorFlow's C++ start-up messages (CUDA probes, oneDNN notices) unless the user set a level."""
+    # Level 3 hides INFO, WARNING and ERROR lines of TensorFlow's C++ logger. The "errors" at
+    # start-up are failed probes for a GPU, and every real failure still raises in Python.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _missing_packages(names: tuple[str, ...]) -> list[str]:
+    missing = []
+    for name in names:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except ValueError:  # a module set to None in sys.modules, as an import blocker does
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C: the staging folder goes, the old output stays
 
 
 def _is_user_error(error: Exception) -> bool:
@@ -134,9 +173,17 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _seed(text: str) -> int:
+    value = _parse(int, text, "a whole number")
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be in 0..4294967295 (2**32 - 1), got {value}")
+    return value
+
+
 def _layer_sizes(text: str) -> tuple[int, ...]:
     parts = [part.strip() for part in text.split(",")]
-    if not text.strip() or any(not part.isdigit() or int(part) < 1 for part in parts):
+    # re.fullmatch, not str.isdigit, which also accepts digits such as "²" that int() rejects.
+    if not text.strip() or any(not re.fullmatch(r"[0-9]+", part) or int(part) < 1 for part in parts):
         raise argparse.ArgumentTypeError(f"expected comma-separated positive layer sizes such as 256,128, got {text!r}")
     return tuple(int(part) for part in parts)
 

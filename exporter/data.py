@@ -14,7 +14,6 @@ import hashlib
 import os
 import shutil
 import tempfile
-import urllib.error
 import urllib.request
 import zlib
 from collections.abc import Callable, Mapping
@@ -156,6 +155,8 @@ def _find_folder(data_dir: Path | None) -> tuple[Path | None, str]:
         present = [name for name in FILE_NAMES if (folder / name).is_file()]
         if len(present) == len(FILE_NAMES):
             return folder, origin
+        if origin in ("--data-dir", "FASHION_MNIST_DIR") and not folder.is_dir():
+            raise DatasetError(f"{origin} {folder} does not exist or is not a folder. {HOW_TO_GET}")
         if origin in ("--data-dir", "FASHION_MNIST_DIR"):
             missing = ", ".join(name for name in FILE_NAMES if name not in present)
             raise DatasetError(
@@ -172,6 +173,12 @@ def verify_file(path: Path, checksum: Checksum) -> tuple[bytes, str]:
     raw_md5 = hashlib.md5(raw, usedforsecurity=False).hexdigest()
     gz_md5 = hashlib.md5(blob, usedforsecurity=False).hexdigest()
     if checksum.raw_md5 != raw_md5 and checksum.gz_md5 != gz_md5:
+        other = _published_name_of(raw_md5, gz_md5)
+        if other is not None and other != path.name:
+            raise DatasetError(
+                f"{path} is Fashion-MNIST's {other}, not {path.name}: the files were renamed or swapped. "
+                f"Give each file its published name. {HOW_TO_GET}"
+            )
         raise DatasetError(
             f"{path} failed its checksum: the uncompressed MD5 is {raw_md5}, expected "
             f"{checksum.raw_md5}. It is not the Fashion-MNIST file of that name (MNIST digits "
@@ -180,7 +187,19 @@ def verify_file(path: Path, checksum: Checksum) -> tuple[bytes, str]:
     return raw, raw_md5
 
 
+def _published_name_of(raw_md5: str, gz_md5: str) -> str | None:
+    for name, checksum in PUBLISHED_CHECKSUMS.items():
+        if raw_md5 == checksum.raw_md5 or gz_md5 == checksum.gz_md5:
+            return name
+    return None
+
+
 def _gunzip(path: Path, blob: bytes) -> bytes:
+    if blob[:4] in (IMAGES_MAGIC.to_bytes(4, "big"), LABELS_MAGIC.to_bytes(4, "big")):
+        raise DatasetError(
+            f"{path} is an uncompressed IDX file saved under a .gz name. Rename it without .gz and "
+            "compress it with `gzip -n`, or get the original file."
+        )
     if not blob.startswith(b"\x1f\x8b"):
         head = blob[:15].decode("ascii", errors="replace")
         hint = " It looks like an HTML page saved in its place." if b"<" in blob[:64] else ""
@@ -265,7 +284,7 @@ def download(mirror: str, cache: Path, *, log: Callable[[str], None] = print) ->
         log(f"Downloading {url}")
         try:
             _fetch(url, target)
-        except (urllib.error.URLError, OSError, TimeoutError) as error:
+        except OSError as error:  # URLError and TimeoutError are OSErrors too
             raise DatasetError(
                 f"Fashion-MNIST was not found and the download of {url} failed ({error}).\n"
                 f"Looked in:\n{searched}\n{HOW_TO_GET}"

@@ -67,7 +67,7 @@ def build_metadata(
         "files": files,
         # The only part that differs between two builds from the same inputs: Keras writes
         # the save time and Python object ids into model.keras.
-        "build": {"keras_file": {"path": "../model.keras", **keras_file}},
+        "build": {"keras_file": {"path": "model.keras", "location": "build folder, beside site/", **keras_file}},
     }
 
 

@@ -7,6 +7,7 @@ on a given machine and library set.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,10 @@ import tensorflow as tf
 
 from exporter.contract import IMAGE_SIZE, INPUT_NAME, INPUT_RANGE, LABELS, OUTPUT_NAME
 from exporter.model_config import ACTIVATIONS, TrainingConfig, validate_config  # noqa: F401 - re-exported
+
+class TrainingDivergedError(ValueError):
+    """The loss became NaN or infinite, so the weights are useless; the message names the fix."""
+
 
 @dataclass(frozen=True)
 class EpochRecord:
@@ -89,8 +94,15 @@ def train(
         validation_data=(x_val.astype("float32"), y_val),
         shuffle=True,
         verbose=0,
-        callbacks=[progress],
+        callbacks=[progress, keras.callbacks.TerminateOnNaN()],
     )
+    last = progress.records[-1] if progress.records else None
+    if last is None or not math.isfinite(last.loss):
+        raise TrainingDivergedError(
+            f"training diverged: the loss became NaN or infinite"
+            f"{f' in epoch {last.epoch}' if last else ' in the first epoch'} with learning rate "
+            f"{config.learning_rate}. Lower --learning-rate and build again."
+        )
     return progress.records
 
 

@@ -30,10 +30,29 @@ class SiteError(Exception):
     """The page's sources or runtime files are missing. The message names the install command."""
 
 
-def copy_web(web_dir: Path, site_dir: Path) -> list[str]:
-    """Copy the page's sources and its vendored runtime files into ``site_dir``; return the vendored paths."""
+def check_web(web_dir: Path) -> None:
+    """Raise ``SiteError`` unless ``web_dir`` has the page and every runtime file it lists."""
     if not (web_dir / "index.html").is_file():
         raise SiteError(f"{web_dir} has no index.html. Pass --web-dir pointing at the project's web/ folder.")
+    manifest = web_dir / "vendor.json"
+    if not manifest.is_file():
+        raise SiteError(f"{manifest} is missing, so the page would have no runtime. Restore it from the project.")
+    for item in _vendor_files(web_dir):
+        source = web_dir / item["from"]
+        if not source.is_file():
+            raise SiteError(
+                f"the page's runtime file {source} is missing. Install the page's npm packages with "
+                f"`npm ci --prefix {web_dir}` and build again."
+            )
+
+
+def _vendor_files(web_dir: Path) -> list[dict]:
+    return json.loads((web_dir / "vendor.json").read_text())["files"]
+
+
+def copy_web(web_dir: Path, site_dir: Path) -> list[str]:
+    """Copy the page's sources and its vendored runtime files into ``site_dir``; return the vendored paths."""
+    check_web(web_dir)
     for entry in sorted(web_dir.iterdir()):
         if entry.name in NOT_PUBLISHED or entry.name.startswith("."):
             continue
@@ -46,17 +65,9 @@ def copy_web(web_dir: Path, site_dir: Path) -> list[str]:
 
 
 def _copy_vendor_files(web_dir: Path, site_dir: Path) -> list[str]:
-    manifest = web_dir / "vendor.json"
-    if not manifest.is_file():
-        return []
     copied = []
-    for item in json.loads(manifest.read_text())["files"]:
+    for item in _vendor_files(web_dir):
         source = web_dir / item["from"]
-        if not source.is_file():
-            raise SiteError(
-                f"the page's runtime file {source} is missing. Install the page's npm packages with "
-                f"`npm ci --prefix {web_dir}` and build again."
-            )
         target = site_dir / item["to"]
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)

@@ -14,6 +14,8 @@ import pytest
 from exporter.build import BUILD_MARKER, OutputFolderError, build
 from exporter.contract import LABELS
 from exporter.data import DatasetError
+from exporter.model import TrainingDivergedError
+from exporter.site import SiteError
 from exporter.model_config import TrainingConfig
 
 
@@ -197,3 +199,74 @@ def test_build_unwritable_output_trains_nothing(tmp_path):
     # /proc rejects new folders even for root, whom file permissions do not stop.
     with pytest.raises(OutputFolderError, match="cannot write next to --out"):
         build(Path("/proc/exporter-build"), TrainingConfig(epochs=1), data_dir=tmp_path / "unused", log=quiet)
+
+
+def test_build_missing_runtime_files_fail_before_training(tmp_path):
+    web = tmp_path / "web"
+    web.mkdir()
+    (web / "index.html").write_text("<!doctype html>")
+    (web / "vendor.json").write_text(json.dumps({"files": [{"from": "node_modules/x/x.js", "to": "vendor/x.js"}]}))
+    lines = []
+    with pytest.raises(SiteError, match="npm ci --prefix"):
+        build(tmp_path / "build", TrainingConfig(epochs=1), web_dir=web, data_dir=tmp_path / "unused", log=lines.append)
+    assert lines == []
+
+
+def test_build_missing_vendor_manifest(tmp_path):
+    web = tmp_path / "web"
+    web.mkdir()
+    (web / "index.html").write_text("<!doctype html>")
+    with pytest.raises(SiteError, match="vendor.json is missing"):
+        build(tmp_path / "build", TrainingConfig(epochs=1), web_dir=web, log=quiet)
+
+
+def test_build_diverging_training_stops_before_export(tmp_path, fashion_mnist_dir):
+    lines = []
+    with pytest.raises(TrainingDivergedError, match="Lower --learning-rate"):
+        build(tmp_path / "build", TrainingConfig(epochs=1, learning_rate=1000.0), data_dir=fashion_mnist_dir, log=lines.append)
+    assert "[export]" not in lines
+    assert not (tmp_path / "build").exists()
+
+
+def test_build_cleans_stale_staging_and_is_readable(tmp_path, fashion_mnist_dir):
+    out = tmp_path / "build"
+    (tmp_path / ".build.staging-stale").mkdir()
+    (tmp_path / ".build.previous-stale" / "build").mkdir(parents=True)
+    build(out, TrainingConfig(epochs=1, hidden=(16,)), data_dir=fashion_mnist_dir, log=quiet)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["build"]
+    assert out.stat().st_mode & 0o005 == 0o005  # others may read and enter: a web server can serve it
+
+
+def test_build_restores_output_moved_aside_by_killed_build(tmp_path, fashion_mnist_dir, monkeypatch):
+    out = tmp_path / "build"
+    moved = tmp_path / ".build.previous-killed" / "build"
+    moved.mkdir(parents=True)
+    (moved / BUILD_MARKER).write_text("")
+    (moved / "kept.txt").write_text("previous build")
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("simulated crash after the recovery")
+
+    monkeypatch.setattr("exporter.export.tfjs_export.export_layers_model", crash)
+    with pytest.raises(RuntimeError):
+        build(out, TrainingConfig(epochs=1, hidden=(16,)), data_dir=fashion_mnist_dir, log=quiet)
+    assert (out / "kept.txt").read_text() == "previous build"
+
+
+def test_build_sigterm_keeps_previous_site(tmp_path, fashion_mnist_dir):
+    out = tmp_path / "build"
+    make_previous_build(out)
+    command = [
+        sys.executable, "-u", "-m", "exporter", "build", "--epochs", "50", "--hidden", "32",
+        "--out", str(out), "--data-dir", str(fashion_mnist_dir),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in process.stdout:
+        if "1/50" in line:
+            break
+    process.terminate()
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 130
+    assert "Traceback" not in stderr
+    assert (out / "site" / "index.html").read_text() == "previous site"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

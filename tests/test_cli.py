@@ -50,6 +50,9 @@ def test_cli_build_help_names_every_flag():
         (["--learning-rate", "nan"], "finite number greater than 0"),
         (["--learning-rate", "-0.1"], "finite number greater than 0"),
         (["--momentum", "1.5"], "must be in [0, 1)"),
+        (["--seed", "-1"], "must be in 0..4294967295"),
+        (["--seed", "4294967296"], "must be in 0..4294967295"),
+        (["--hidden", "²"], "comma-separated positive layer sizes"),
     ],
 )
 def test_cli_build_rejects_bad_flags(flags, message, capsys):
@@ -116,3 +119,17 @@ def test_cli_build_full_disk_is_one_line(tmp_path, fashion_mnist_dir, monkeypatc
     assert "disk has space" in error_lines[0]
     assert "Traceback" not in stderr
     assert (out / "previous.txt").read_text() == "previous build"
+
+
+def test_cli_build_without_training_packages(tmp_path):
+    # Stands in for the runtime-only install: importing TensorFlow fails as if it were absent.
+    code = (
+        "import sys; sys.modules['tf2onnx'] = None; from exporter.cli import main; "
+        f"sys.exit(main(['build', '--out', {str(tmp_path / 'build')!r}]))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "pip install -e '.[build]'" in result.stderr
+    assert "tf2onnx is not installed" in result.stderr

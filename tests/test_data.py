@@ -200,3 +200,27 @@ def test_data_download_unreachable_mirror_fails_fast():
     # Port 9 on loopback has no listener, so the connection is refused at once.
     with pytest.raises(data.DatasetError, match="download of http://127.0.0.1:9/"):
         data.load(mirror="http://127.0.0.1:9/", log=quiet)
+
+
+def test_data_dir_that_does_not_exist(tmp_path):
+    with pytest.raises(data.DatasetError, match="does not exist"):
+        data.load(tmp_path / "nowhere", log=quiet)
+
+
+def test_data_uncompressed_idx_named_gz(idx_folder):
+    folder, checksums = idx_folder()
+    path = folder / data.TRAIN_LABELS
+    path.write_bytes(gzip.decompress(path.read_bytes()))
+    with pytest.raises(data.DatasetError, match="uncompressed IDX file"):
+        data.load(folder, checksums=checksums, log=quiet)
+
+
+def test_data_swapped_files_are_named(tmp_path, fashion_mnist_dir):
+    folder = tmp_path / "swapped"
+    folder.mkdir()
+    for name in data.FILE_NAMES:
+        (folder / name).write_bytes((fashion_mnist_dir / name).read_bytes())
+    (folder / data.TRAIN_LABELS).write_bytes((fashion_mnist_dir / data.TEST_LABELS).read_bytes())
+    with pytest.raises(data.DatasetError) as error:
+        data.load(folder, log=quiet)
+    assert f"Fashion-MNIST's {data.TEST_LABELS}, not {data.TRAIN_LABELS}" in str(error.value)

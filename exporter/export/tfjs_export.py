@@ -9,7 +9,10 @@ TF.js 4.22 cannot load, so its topology is rewritten into the Keras 2 form that 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import tempfile
 from pathlib import Path
 
@@ -42,7 +45,16 @@ def export_graph_model(model, folder: Path) -> Path:
 
 def export_layers_model(model, folder: Path) -> Path:
     """Write a TF.js layers model that ``tf.loadLayersModel`` loads; return its ``model.json``."""
-    tensorflowjs.converters.save_keras_model(model, str(folder))
+    # The converter saves an HDF5 copy first, which makes Keras warn that HDF5 is legacy and
+    # makes tensorflowjs print "failed to lookup keras version"; neither applies to the output.
+    absl_logger = logging.getLogger("absl")
+    level = absl_logger.level
+    absl_logger.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            tensorflowjs.converters.save_keras_model(model, str(folder))
+    finally:
+        absl_logger.setLevel(level)
     model_json = folder / "model.json"
     document = json.loads(model_json.read_text())
     document["modelTopology"] = to_tfjs_topology(document["modelTopology"])
