@@ -55,11 +55,19 @@ def run_verify(args: argparse.Namespace) -> int:
         if args.debug:
             traceback.print_exc()
         print(f"error: {error or type(error).__name__}", file=sys.stderr)
-        if not args.debug:
+        if not args.debug and not _is_user_error(error):
             print("Run again with --debug for the traceback.", file=sys.stderr)
         return 1
     print(format_summary(result))
     return 0
+
+
+def _is_user_error(error: Exception) -> bool:
+    from exporter.data import DatasetError
+    from exporter.report.browser import BrowserError
+    from exporter.report.run import BuildFolderError
+
+    return isinstance(error, (BuildFolderError, DatasetError, BrowserError))
 
 
 def format_summary(result) -> str:

@@ -249,6 +249,17 @@ def test_verify_cli_missing_build_exits_1(tmp_path, capsys):
     assert "is not a finished build" in capsys.readouterr().err
 
 
+def test_verify_cli_missing_chromium_exits_1(short_build, tmp_path, capsys):
+    out = copy_build(short_build, tmp_path)
+    code = cli.main(["verify", "--out", str(out), "--chromium", str(tmp_path / "no-chromium")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"Chromium is not at {tmp_path / 'no-chromium'}" in err
+    assert "--no-browser" in err
+    assert "--debug" not in err
+    assert not (out / "report.json").exists()  # it stopped before any work
+
+
 def test_verify_cli_help_names_flags():
     result = subprocess.run([sys.executable, "-m", "exporter", "verify", "--help"], capture_output=True, text=True, check=True)
     for flag in ("--out", "--no-browser", "--data-dir", "--chromium", "--debug"):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -89,6 +90,15 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass  # a failed request shows up as the page's error instead
 
 
+def check_chromium(chromium: str) -> None:
+    """Raise ``BrowserError`` with the fix when ``chromium`` is not an executable file."""
+    if not (Path(chromium).is_file() and os.access(chromium, os.X_OK)):
+        raise BrowserError(
+            f"Chromium is not at {chromium}. Install it with `apt-get install chromium`, "
+            "pass --chromium PATH, or skip the browser runtimes with --no-browser."
+        )
+
+
 @contextmanager
 def serve_folder(root: Path) -> Iterator[str]:
     """Serve ``root`` on 127.0.0.1 with an ephemeral port; yield its base URL, ending in ``/``."""
@@ -121,11 +131,7 @@ class BrowserRunner:
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
 
-        if not Path(self.chromium).is_file():
-            raise BrowserError(
-                f"Chromium is not at {self.chromium}. Install it with `apt-get install chromium`, "
-                "pass --chromium PATH, or skip the browser runtimes with --no-browser."
-            )
+        check_chromium(self.chromium)
         self.base_url = self._stack.enter_context(serve_folder(self.site_dir))
         playwright = self._stack.enter_context(sync_playwright())
         try:

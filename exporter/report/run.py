@@ -28,7 +28,7 @@ from exporter import data, site, verify
 from exporter.contract import LABELS
 from exporter.export.quantize import FLOAT32_VARIANTS, QUANTIZED_VARIANTS, Variant, variant_size
 from exporter.report import card, html, plots
-from exporter.report.browser import CHROMIUM, BrowserError, BrowserRunner
+from exporter.report.browser import CHROMIUM, BrowserError, BrowserRunner, check_chromium
 
 FORMAT_VERSION = 1
 REPORT_JSON = "report.json"  # in the build folder
@@ -81,6 +81,8 @@ def verify_build(
     out = Path(out)
     site_dir = out / "site"
     _check_build_folder(out)
+    if browser:
+        check_chromium(chromium)  # before minutes of work in the other runtimes
     dataset = dataset or data.load(data_dir, log=log)
     images, labels = dataset.test_images, dataset.test_labels
 
