@@ -53,19 +53,29 @@ def build(
     *,
     data_dir: Path | None = None,
     web_dir: Path | None = None,
+    report: bool = False,
+    browser: bool = True,
     log: Callable[[str], None] = print,
 ) -> BuildResult:
     """Train, export, verify and assemble the site into ``out``; return what was made.
 
+    With ``report``, the build ends with ``exporter.report.run.verify_build``: every runtime
+    and quantized variant on all test images (in headless Chromium too, unless ``browser`` is
+    false), ``report.json`` and ``site/report.html``. A failed check fails the build.
+
     Raises ``data.DatasetError``, ``ValueError`` (bad hyperparameters), ``verify.ParityError``,
-    ``site.SiteError`` or ``OutputFolderError`` for failures a user can fix. On any failure
-    the previous contents of ``out`` are untouched.
+    ``site.SiteError``, ``OutputFolderError`` or ``report.browser.BrowserError`` for failures a
+    user can fix. On any failure the previous contents of ``out`` are untouched.
     """
     validate_config(config)
     out = Path(out)
     web_dir = Path(web_dir) if web_dir is not None else default_web_dir()
     _check_output_folder(out)
     site.check_web(web_dir)  # before training, so a missing npm install costs seconds, not minutes
+    if report and browser:
+        from exporter.report.browser import CHROMIUM, check_chromium
+
+        check_chromium(CHROMIUM)
     timer = _StageTimer(log)
 
     with timer.stage("data"):
@@ -115,6 +125,12 @@ def build(
             site.write_json(site_dir / "metadata.json", document)
             site.write_json(staging / "history.json", {"epochs": [vars(record) for record in history]})
             log(f"Site assembled with {len(vendored)} runtime files and {len(samples)} samples")
+
+        if report:
+            with timer.stage("report"):
+                from exporter.report.run import verify_build
+
+                verify_build(staging, dataset=dataset, browser=browser, log=log)
 
     return BuildResult(
         out=out,

@@ -41,6 +41,9 @@ def add_commands(commands) -> None:
     training.add_argument("--momentum", type=_fraction, default=DEFAULTS.momentum, help=f"SGD momentum, in [0, 1) (default: {DEFAULTS.momentum})")
     training.add_argument("--validation-size", type=_positive_int, default=DEFAULTS.validation_size, help=f"training images held out for validation (default: {DEFAULTS.validation_size:,})")
     training.add_argument("--seed", type=_seed, default=DEFAULTS.seed, help=f"random seed for weights, shuffling and dropout (default: {DEFAULTS.seed})")
+    checks = parser.add_argument_group("verification")
+    checks.add_argument("--no-report", action="store_true", help="skip the final verification of every runtime and variant, and its report")
+    checks.add_argument("--no-browser", action="store_true", help="verify without headless Chromium (ONNX Runtime Web and TF.js are then not checked)")
     parser.add_argument("--debug", action="store_true", help="show the full traceback when the build fails")
     parser.set_defaults(run=run_build)
 
@@ -72,7 +75,14 @@ def run_build(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         with native_logs_filtered():
-            result = build(args.out, config, data_dir=args.data_dir, web_dir=args.web_dir)
+            result = build(
+                args.out,
+                config,
+                data_dir=args.data_dir,
+                web_dir=args.web_dir,
+                report=not args.no_report,
+                browser=not args.no_browser,
+            )
     except KeyboardInterrupt:
         print(f"\nerror: build interrupted; {args.out} was left as it was.", file=sys.stderr)
         return 130
@@ -113,10 +123,13 @@ def _interrupt(signum, frame) -> None:
 def _is_user_error(error: Exception) -> bool:
     from exporter.build import OutputFolderError
     from exporter.data import DatasetError
+    from exporter.report.browser import BrowserError
+    from exporter.report.run import BuildFolderError
     from exporter.site import SiteError
     from exporter.verify import ParityError
 
-    return isinstance(error, (DatasetError, OutputFolderError, SiteError, ParityError, ValueError, OSError))
+    user_errors = (DatasetError, OutputFolderError, SiteError, ParityError, BrowserError, BuildFolderError, ValueError, OSError)
+    return isinstance(error, user_errors)
 
 
 def _user_message(error: Exception) -> str:
@@ -145,11 +158,20 @@ def format_summary(result) -> str:
     lines += [
         f"  metadata        {out / 'site' / 'metadata.json'}",
         f"  parity report   {out / 'parity.json'}",
+        *_report_lines(out),
         "  stages          " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.stage_seconds.items()),
         "",
         f"Serve the site:  python -m http.server -d {out / 'site'}",
     ]
     return "\n".join(lines)
+
+
+def _report_lines(out) -> list[str]:
+    if not (out / "report.json").is_file():
+        return ["  report          skipped (--no-report)"]
+    return [
+        f"  report          {out / 'site' / 'report.html'} (also {out / 'report.json'})",
+    ]
 
 
 def _positive_int(text: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import subprocess
 import sys
@@ -81,8 +82,11 @@ def test_cli_build_debug_shows_traceback(tmp_path):
 
 def test_cli_build_prints_summary(tmp_path, fashion_mnist_dir):
     out = tmp_path / "build"
-    result = run_cli("build", "--epochs", "1", "--hidden", "32", "--out", str(out), "--data-dir", str(fashion_mnist_dir))
+    result = run_cli(
+        "build", "--no-report", "--epochs", "1", "--hidden", "32", "--out", str(out), "--data-dir", str(fashion_mnist_dir)
+    )
     assert result.returncode == 0, result.stderr
+    assert "report          skipped" in result.stdout
     assert "epoch 1/1" in result.stdout
     assert "Build complete" in result.stdout
     assert "test accuracy" in result.stdout
@@ -90,10 +94,24 @@ def test_cli_build_prints_summary(tmp_path, fashion_mnist_dir):
     assert (out / "site" / "metadata.json").is_file()
 
 
+def test_cli_build_ends_with_four_runtime_report(tmp_path, fashion_mnist_dir):
+    out = tmp_path / "build"
+    result = run_cli("build", "--epochs", "1", "--hidden", "32", "--out", str(out), "--data-dir", str(fashion_mnist_dir))
+    assert result.returncode == 0, result.stderr
+    assert "[report]" in result.stdout
+    assert f"{out / 'site' / 'report.html'}" in result.stdout
+    report = json.loads((out / "report.json").read_text())
+    runtimes = {entry["runtime"] for entry in report["runtimes"]}
+    assert {"onnxruntime", "onnxruntime-web", "tfjs-graph", "tfjs-layers"} <= runtimes
+    html = (out / "site" / "report.html").read_text()
+    assert "confusion" in html
+    assert (out / "site" / "variants.json").is_file()
+
+
 def test_cli_build_sigmoid_activation(tmp_path, fashion_mnist_dir):
     out = tmp_path / "build"
     result = run_cli(
-        "build", "--activation", "sigmoid", "--epochs", "1", "--hidden", "32",
+        "build", "--no-report", "--activation", "sigmoid", "--epochs", "1", "--hidden", "32",
         "--out", str(out), "--data-dir", str(fashion_mnist_dir),
     )
     assert result.returncode == 0, result.stderr
@@ -110,7 +128,7 @@ def test_cli_build_full_disk_is_one_line(tmp_path, fashion_mnist_dir, monkeypatc
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     monkeypatch.setattr("exporter.export.onnx_export.export_onnx", disk_full)
-    code = main(["build", "--epochs", "1", "--hidden", "16", "--out", str(out), "--data-dir", str(fashion_mnist_dir)])
+    code = main(["build", "--no-report", "--epochs", "1", "--hidden", "16", "--out", str(out), "--data-dir", str(fashion_mnist_dir)])
     stderr = capsys.readouterr().err
     assert code == 1
     error_lines = [line for line in stderr.splitlines() if line.startswith("error:")]
