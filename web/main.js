@@ -1,15 +1,21 @@
 /**
- * Entry point of the classifier page: reads metadata.json, wires the inputs (drawing, upload,
- * samples) to preprocessing and the chosen backend, and exposes window.classifier for scripts.
+ * Entry point of the classifier page: reads metadata.json and the optional variants.json, wires
+ * the inputs (drawing, upload, samples) to preprocessing and the chosen backend and model variant,
+ * and exposes window.classifier for scripts.
  *
  * Serve the built site over HTTP, e.g. `python -m http.server -d build/site`, and open it.
- * `?backend=ort|tfjs-graph|tfjs-layers` picks the backend loaded first.
+ * `?backend=ort|tfjs-graph|tfjs-layers` picks the backend loaded first, with its float32 model
+ * unless that backend runs the default variant. `?variant=NAME` picks a variant from
+ * variants.json, which also sets the backend. Without either, the page starts with the default
+ * variant of variants.json, or with ONNX Runtime Web and metadata.json's model when the site has
+ * no variants.json.
  */
 
-import { BACKENDS, RuntimeLoadError, loadBackend, preloadRuntime } from './runtimes.js';
+import { BACKENDS, RuntimeLoadError, defaultModelUrl, loadBackend, preloadRuntime } from './runtimes.js';
 import { IMAGE_SIZE, ImageInputError, decodeImageFile, preprocessRgba, rgbaToModelInput } from './preprocess.js';
 import { Sketchpad } from './sketchpad.js';
 import * as ui from './ui.js';
+import { fetchVariants, findVariant, startVariant, variantForBackend } from './variants.js';
 
 const METADATA_URL = 'metadata.json';
 const DEFAULT_BACKEND = 'ort';
@@ -25,12 +31,15 @@ const elements = {
   fileInput: $('file-input'),
   dropZone: $('drop-zone'),
   backendChoices: document.querySelectorAll('input[name="backend"]'),
+  variantSelect: $('variant'),
 };
 
 const state = {
   metadata: null,
+  variants: null, // the parsed variants.json, or null when the site has none
   backendName: DEFAULT_BACKEND,
-  backends: new Map(), // name -> Promise of a loaded backend
+  variant: null, // the variants.json entry that runs, or null for metadata.json's model
+  backends: new Map(), // "backend model-url" -> Promise of a loaded backend
   lastInput: null, // {input: Float32Array, source, trueLabel}
   queue: Promise.resolve(),
   inputsBound: false,
@@ -64,26 +73,44 @@ function reportError(error) {
   ui.setStatus('Failed, see the message below.');
 }
 
-function getBackend(name) {
-  if (!state.backends.has(name)) {
-    const loading = loadBackend(name, state.metadata);
-    // A failed load is not cached, so choosing the backend again retries it.
-    loading.catch(() => state.backends.delete(name));
-    state.backends.set(name, loading);
+/** Resolves to backend `name` running `variant`'s model file, or metadata.json's model for null. */
+function getBackend(name, variant = null) {
+  const modelUrl = variant?.path ?? defaultModelUrl(name, state.metadata);
+  const key = `${name} ${modelUrl}`;
+  if (!state.backends.has(key)) {
+    const loading = loadBackend(name, state.metadata, modelUrl);
+    // A failed load is not cached, so choosing the backend or variant again retries it.
+    loading.catch(() => state.backends.delete(key));
+    state.backends.set(key, loading);
   }
-  return state.backends.get(name);
+  return state.backends.get(key);
+}
+
+/** Names what is being loaded, e.g. "onnx-int8 in ONNX Runtime Web (wasm)". */
+function describeChoice() {
+  const label = BACKENDS[state.backendName].label;
+  return state.variant ? `${state.variant.name} in ${label}` : label;
 }
 
 async function classify(input, source, trueLabel = null) {
   state.lastInput = { input, source, trueLabel };
   ui.showModelInput(input);
-  const backend = await getBackend(state.backendName);
+  const variant = state.variant;
+  const backend = await getBackend(state.backendName, variant);
   const start = performance.now();
   const probabilities = await backend.predict(input, 1);
   const inferenceMs = performance.now() - start;
-  ui.showResult({ probabilities, labels: state.metadata.labels, backend, inferenceMs, source, trueLabel });
+  ui.showResult({
+    probabilities,
+    labels: state.metadata.labels,
+    backend,
+    variant: variant?.name ?? null,
+    inferenceMs,
+    source,
+    trueLabel,
+  });
   if (!performance.getEntriesByName('first-prediction').length) performance.mark('first-prediction');
-  ui.setStatus(`Classified the ${source} with ${backend.label}.`);
+  ui.setStatus(`Classified the ${source} with ${variant ? `${variant.name} in ` : ''}${backend.label}.`);
 }
 
 async function classifyDrawing() {
@@ -112,13 +139,32 @@ async function classifySample(sample) {
   await classify(rgbaToModelInput(rgba.data, rgba.width, rgba.height), 'sample', sample.label);
 }
 
-async function switchBackend(name) {
+/** Switches to backend `name` with `variant` (null for metadata.json's model) and re-runs the last input. */
+async function switchModel(name, variant) {
   state.backendName = name;
-  ui.setStatus(`Loading ${BACKENDS[name].label}…`);
-  await getBackend(name);
-  ui.setStatus(`${BACKENDS[name].label} is ready.`);
-  // Re-run the last input, so the two backends can be compared on the same image.
+  state.variant = variant;
+  showChoice();
+  ui.setStatus(`Loading ${describeChoice()}…`);
+  await getBackend(name, variant);
+  ui.setStatus(`${describeChoice()} is ready.`);
+  // Re-run the last input, so two backends or variants can be compared on the same image.
   if (state.lastInput) await classify(state.lastInput.input, state.lastInput.source, state.lastInput.trueLabel);
+}
+
+// A backend chosen by itself runs the default variant if it is that backend's, else its float32 model.
+function switchBackend(name) {
+  return switchModel(name, variantForBackend(state.variants, name));
+}
+
+function switchVariant(variantName) {
+  const variant = findVariant(state.variants, variantName);
+  return switchModel(variant.backend, variant);
+}
+
+/** Sets the backend switch and the variant selector to the model that runs. */
+function showChoice() {
+  for (const choice of elements.backendChoices) choice.checked = choice.value === state.backendName;
+  if (state.variants) ui.showVariant(state.variant?.name ?? null);
 }
 
 async function fetchJson(url, what) {
@@ -195,13 +241,21 @@ function bindInputs() {
   for (const choice of elements.backendChoices) {
     choice.addEventListener('change', () => choice.checked && enqueue(() => switchBackend(choice.value)));
   }
+  elements.variantSelect.addEventListener('change', () => enqueue(() => switchVariant(elements.variantSelect.value)));
 }
 
 /**
  * Scripting API, for tests and users' own scripts (resolves once the page is ready):
  *   classifier.metadata                         the parsed metadata.json
- *   classifier.predictBatch(backend, x, n)      x: Float32Array(n*28*28) raw 0..255 inputs,
- *                                               resolves to Float32Array(n*10) probabilities
+ *   classifier.variants                         the parsed variants.json, or null without one
+ *   classifier.variant                          the name of the variant the page runs, or null
+ *   classifier.predictBatch(backend, x, n[, variant])
+ *                                               x: Float32Array(n*28*28) raw 0..255 inputs,
+ *                                               resolves to Float32Array(n*10) probabilities.
+ *                                               Without `variant` (a name from variants.json),
+ *                                               runs metadata.json's float32 model, whatever the
+ *                                               page shows. With it, `backend` may be null, and
+ *                                               otherwise must be the variant's backend.
  *   classifier.preprocess(blob)                 decodes and preprocesses an image file,
  *                                               resolves to Float32Array(28*28)
  *   classifier.lastInput                        the 28×28 input of the last prediction
@@ -213,14 +267,24 @@ function exposeApi(ready) {
     get metadata() {
       return state.metadata;
     },
+    get variants() {
+      return state.variants;
+    },
+    get variant() {
+      return state.variant?.name ?? null;
+    },
     get lastInput() {
       return state.lastInput ? Array.from(state.lastInput.input) : null;
     },
-    async predictBatch(name, images, n) {
+    async predictBatch(name, images, n, variantName = null) {
       if (images.length !== n * INPUT_LENGTH) {
         throw new RangeError(`predictBatch expects ${n} × ${INPUT_LENGTH} values, got ${images.length}.`);
       }
-      const backend = await getBackend(name);
+      const variant = variantName === null ? null : findVariant(state.variants, variantName);
+      if (variant && name !== null && name !== variant.backend) {
+        throw new RangeError(`The variant "${variantName}" runs on the ${variant.backend} backend, not on ${name}.`);
+      }
+      const backend = await getBackend(name ?? variant?.backend, variant);
       return backend.predict(Float32Array.from(images), n);
     },
     async preprocess(blob) {
@@ -232,17 +296,21 @@ function exposeApi(ready) {
 
 async function main() {
   ui.setBusy(true);
-  const requested = new URLSearchParams(location.search).get('backend');
-  if (requested !== null && !(requested in BACKENDS)) {
-    throw new RuntimeLoadError(`Unknown backend "${requested}" in the URL. Use one of: ${Object.keys(BACKENDS).join(', ')}.`);
+  const query = new URLSearchParams(location.search);
+  const requested = { backend: query.get('backend'), variant: query.get('variant') };
+  if (requested.backend !== null && !(requested.backend in BACKENDS)) {
+    throw new RuntimeLoadError(`Unknown backend "${requested.backend}" in the URL. Use one of: ${Object.keys(BACKENDS).join(', ')}.`);
   }
-  state.backendName = requested ?? DEFAULT_BACKEND;
-  for (const choice of elements.backendChoices) choice.checked = choice.value === state.backendName;
-  preloadRuntime(state.backendName);
+  if (requested.backend !== null) preloadRuntime(requested.backend);
 
   ui.setStatus('Loading metadata…');
-  state.metadata = await fetchJson(METADATA_URL, 'model metadata');
+  [state.metadata, state.variants] = await Promise.all([fetchJson(METADATA_URL, 'model metadata'), fetchVariants()]);
   checkContract(state.metadata);
+  state.variant = startVariant(state.variants, requested);
+  state.backendName = state.variant?.backend ?? requested.backend ?? DEFAULT_BACKEND;
+  if (requested.backend === null) preloadRuntime(state.backendName);
+  if (state.variants) ui.renderVariants(state.variants);
+  showChoice();
   ui.renderBars(state.metadata.labels);
   ui.showModelInfo(state.metadata);
 
@@ -251,8 +319,8 @@ async function main() {
   bindInputs();
   state.inputsBound = true;
 
-  ui.setStatus(`Loading ${BACKENDS[state.backendName].label}…`);
-  await getBackend(state.backendName);
+  ui.setStatus(`Loading ${describeChoice()}…`);
+  await getBackend(state.backendName, state.variant);
   ui.setStatus('Ready: draw a garment, upload or paste a photo, or pick a sample.');
 }
 

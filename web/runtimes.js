@@ -1,7 +1,8 @@
 /**
  * Inference backends behind one interface.
  *
- *   const backend = await loadBackend('ort', metadata);
+ *   const backend = await loadBackend('ort', metadata);                    // metadata.json's model
+ *   const int8 = await loadBackend('ort', metadata, 'models/variants/model.int8.onnx');
  *   const probabilities = await backend.predict(images, n);
  *
  * `images` is a Float32Array of n × 28 × 28 raw intensities (0..255, light garment on dark,
@@ -21,10 +22,21 @@ const TFJS_MODULE = './vendor/tfjs/tf.fesm.min.js';
 const TFJS_BACKEND = 'cpu';
 const REBUILD_HINT = 'Rebuild the site: npm ci --prefix web, then python -m exporter build.';
 
+// `modelKey` is the key of the backend's float32 model in metadata.json's "models".
 export const BACKENDS = {
-  ort: { label: 'ONNX Runtime Web (wasm)', module: ORT_MODULE, load: loadOrt },
-  'tfjs-graph': { label: 'TensorFlow.js (graph model)', module: TFJS_MODULE, load: (metadata) => loadTfjs(metadata, 'graph') },
-  'tfjs-layers': { label: 'TensorFlow.js (layers model)', module: TFJS_MODULE, load: (metadata) => loadTfjs(metadata, 'layers') },
+  ort: { label: 'ONNX Runtime Web (wasm)', module: ORT_MODULE, modelKey: 'onnx', load: loadOrt },
+  'tfjs-graph': {
+    label: 'TensorFlow.js (graph model)',
+    module: TFJS_MODULE,
+    modelKey: 'tfjs_graph',
+    load: (metadata, modelUrl) => loadTfjs(metadata, modelUrl, 'graph'),
+  },
+  'tfjs-layers': {
+    label: 'TensorFlow.js (layers model)',
+    module: TFJS_MODULE,
+    modelKey: 'tfjs_layers',
+    load: (metadata, modelUrl) => loadTfjs(metadata, modelUrl, 'layers'),
+  },
 };
 
 const runtimeModules = new Map(); // module path -> Promise of the imported module
@@ -37,17 +49,29 @@ export class RuntimeLoadError extends Error {
   }
 }
 
-/** Loads the runtime and model of one backend, and resolves to {name, label, details, predict}. */
-export async function loadBackend(name, metadata) {
-  const backend = BACKENDS[name];
-  if (!backend) {
-    throw new RuntimeLoadError(`Unknown backend "${name}". Choose one of: ${Object.keys(BACKENDS).join(', ')}.`);
-  }
-  const loaded = await backend.load(metadata);
+/**
+ * Loads the runtime of one backend with the model at `modelUrl` (by default the float32 model
+ * that metadata.json names), and resolves to {name, label, modelUrl, details, predict}.
+ */
+export async function loadBackend(name, metadata, modelUrl = defaultModelUrl(name, metadata)) {
+  const backend = backendNamed(name);
+  const loaded = await backend.load(metadata, modelUrl);
   // One run on a blank image, so one-time setup is not counted as the first inference time.
   const [height, width] = metadata.input.shape.slice(1);
   await loaded.predict(new Float32Array(height * width), 1);
-  return { name, label: backend.label, ...loaded };
+  return { name, label: backend.label, modelUrl, ...loaded };
+}
+
+/** Returns the path of `name`'s float32 model from metadata.json. */
+export function defaultModelUrl(name, metadata) {
+  return metadata.models[backendNamed(name).modelKey];
+}
+
+function backendNamed(name) {
+  if (!(name in BACKENDS)) {
+    throw new RuntimeLoadError(`Unknown backend "${name}". Choose one of: ${Object.keys(BACKENDS).join(', ')}.`);
+  }
+  return BACKENDS[name];
 }
 
 /** Starts downloading a backend's runtime before metadata.json is in, to save a round trip. */
@@ -81,8 +105,7 @@ async function fetchBytes(url, what) {
   return new Uint8Array(await response.arrayBuffer());
 }
 
-async function loadOrt(metadata) {
-  const modelUrl = metadata.models.onnx;
+async function loadOrt(metadata, modelUrl) {
   const [ort, modelBytes] = await Promise.all([importRuntime(ORT_MODULE), fetchBytes(modelUrl, 'ONNX model')]);
   // Threads need SharedArrayBuffer, which browsers grant only to cross-origin isolated pages.
   // A plain static host sends no isolation headers, so run single-threaded there.
@@ -113,18 +136,28 @@ async function loadOrt(metadata) {
   };
 }
 
-async function loadTfjs(metadata, kind) {
+async function loadTfjs(metadata, modelUrl, kind) {
   const tf = await importRuntime(TFJS_MODULE);
   if (tf.getBackend() !== TFJS_BACKEND && !(await tf.setBackend(TFJS_BACKEND))) {
     throw new RuntimeLoadError(`TensorFlow.js failed to start its "${TFJS_BACKEND}" backend.`);
   }
   await tf.ready();
 
-  const modelUrl = kind === 'graph' ? metadata.models.tfjs_graph : metadata.models.tfjs_layers;
+  // TF.js 4.22 reads the body of a failed weights request, such as a 404 page, as weights, so
+  // check every response and name the missing file.
+  const fetchFunc = async (url, init) => {
+    const response = await fetch(url, init);
+    if (!response.ok) {
+      const file = url === modelUrl ? `The TF.js ${kind} model ${url}` : `The weights file ${url} of the TF.js ${kind} model ${modelUrl}`;
+      throw new RuntimeLoadError(`${file} is missing (HTTP ${response.status}). ${REBUILD_HINT}`);
+    }
+    return response;
+  };
   let model;
   try {
-    model = kind === 'graph' ? await tf.loadGraphModel(modelUrl) : await tf.loadLayersModel(modelUrl);
+    model = kind === 'graph' ? await tf.loadGraphModel(modelUrl, { fetchFunc }) : await tf.loadLayersModel(modelUrl, { fetchFunc });
   } catch (error) {
+    if (error instanceof RuntimeLoadError) throw error;
     throw new RuntimeLoadError(`TensorFlow.js failed to load the ${kind} model ${modelUrl} (${error.message}). ${REBUILD_HINT}`);
   }
 

@@ -1,6 +1,6 @@
 /**
  * Page rendering: status line, busy state, error messages, the model-input view, probability
- * bars, the sample gallery, and the result's data attributes.
+ * bars, the sample gallery, the variant selector, and the result's data attributes.
  *
  * Every text from a file, a label or an error goes in through textContent, never as HTML.
  */
@@ -9,6 +9,7 @@ import { IMAGE_SIZE } from './preprocess.js';
 
 // Below this top probability the page warns that the input may not be clothing.
 export const LOW_CONFIDENCE = 0.5;
+const KIB = 1024; // sizes in the variant selector are KiB, as in the verification report
 
 const $ = (id) => document.getElementById(id);
 
@@ -27,6 +28,8 @@ const elements = {
   bars: $('bars'),
   gallery: $('gallery'),
   modelInfo: $('model-info'),
+  variantChoice: $('variant-choice'),
+  variantSelect: $('variant'),
 };
 
 export function setStatus(text) {
@@ -100,6 +103,31 @@ export function renderGallery(samples, onPick) {
   }
 }
 
+/**
+ * Fills the variant selector from the variants.json document `list` and shows it. Each option
+ * names a variant with its gzip size and test accuracy, and marks the default.
+ */
+export function renderVariants(list) {
+  elements.variantSelect.replaceChildren(...list.variants.map((variant) => variantOption(variant, variant.name === list.default)));
+  elements.variantChoice.hidden = false;
+}
+
+function variantOption(variant, isDefault) {
+  const option = document.createElement('option');
+  option.value = variant.name;
+  const size = `${(variant.gzip_bytes / KIB).toFixed(1)} KiB gzip`;
+  let accuracy = 'accuracy not measured';
+  if (typeof variant.accuracy === 'number') accuracy = `${(variant.accuracy * 100).toFixed(2)}% test accuracy`;
+  if (variant.passed === false) accuracy += ', below its accuracy floor';
+  option.textContent = `${variant.name}: ${size}, ${accuracy}${isDefault ? ' (default)' : ''}`;
+  return option;
+}
+
+/** Selects the variant called `name` in the selector, or none when `name` is null. */
+export function showVariant(name) {
+  elements.variantSelect.value = name ?? '';
+}
+
 /** Draws the 28×28 model input (0..255, light on dark) on the enlarged view. */
 export function showModelInput(input) {
   const context = elements.modelInput.getContext('2d');
@@ -129,10 +157,12 @@ export function showUploadPreview(rgba) {
 /**
  * Shows a prediction and records it on #result as data attributes.
  *
- * @param {{probabilities: Float32Array, labels: string[], backend: object, inferenceMs: number,
- *          source: string, trueLabel: number|null}} result
+ * @param {{probabilities: Float32Array, labels: string[], backend: object, variant: string|null,
+ *          inferenceMs: number, source: string, trueLabel: number|null}} result
+ *   `variant` is null when the backend runs metadata.json's model because variants.json lists
+ *   no variant for it or the site has no variants.json.
  */
-export function showResult({ probabilities, labels, backend, inferenceMs, source, trueLabel }) {
+export function showResult({ probabilities, labels, backend, variant, inferenceMs, source, trueLabel }) {
   const values = Array.from(probabilities);
   const classIndex = values.indexOf(Math.max(...values));
   const top = values[classIndex];
@@ -143,7 +173,8 @@ export function showResult({ probabilities, labels, backend, inferenceMs, source
     const verdict = trueLabel === classIndex ? 'correct' : 'wrong';
     elements.truth.textContent = `True label: ${labels[trueLabel]} (${verdict})`;
   }
-  elements.runInfo.textContent = `Ran on ${backend.label} [${backend.details}]: inference ${inferenceMs.toFixed(2)} ms`;
+  const model = variant === null ? '' : ` ${variant}`;
+  elements.runInfo.textContent = `Ran${model} on ${backend.label} [${backend.details}]: inference ${inferenceMs.toFixed(2)} ms`;
   elements.lowConfidence.hidden = top >= LOW_CONFIDENCE;
   elements.lowConfidence.textContent =
     `Low confidence: the top class has only ${(top * 100).toFixed(1)}%. This may not be clothing.`;
@@ -161,6 +192,8 @@ export function showResult({ probabilities, labels, backend, inferenceMs, source
   data.label = labels[classIndex];
   data.probabilities = JSON.stringify(values);
   data.backend = backend.name;
+  if (variant === null) delete data.variant;
+  else data.variant = variant;
   data.inferenceMs = inferenceMs.toFixed(3);
   data.source = source;
   if (trueLabel === null) delete data.trueIndex;
@@ -180,7 +213,7 @@ export function clearResult(state = 'idle') {
     row.classList.remove('top');
   }
   const data = elements.result.dataset;
-  for (const key of ['classIndex', 'label', 'probabilities', 'backend', 'inferenceMs', 'source', 'trueIndex']) {
+  for (const key of ['classIndex', 'label', 'probabilities', 'backend', 'variant', 'inferenceMs', 'source', 'trueIndex']) {
     delete data[key];
   }
   data.state = state;
