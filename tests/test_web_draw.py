@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.browser import new_recorded_page, open_site, result_run, wait_for_result
+from tests.browser import SUB_PATH, new_recorded_page, open_site, result_run, wait_for_result
 
 pytestmark = pytest.mark.browser
 
@@ -175,3 +175,55 @@ def test_draw_clear_keeps_sample_result(ready_page):
     assert ready_page.get_attribute("#result", "data-run") == sample["run"]
     assert ready_page.get_attribute("#result", "data-source") == "sample"
     assert ink_pixels(ready_page) == 0
+
+
+def test_draw_smallest_brush_accepted(ready_page):
+    """Preprocessing's minimum object size lets a drawing with the smallest brush through."""
+    set_brush(ready_page, int(ready_page.get_attribute("#brush-size", "min")))
+    for stroke in TROUSERS:
+        result = draw_stroke(ready_page, stroke)
+
+    assert result["state"] == "done", ready_page.text_content("#message")
+    assert result["source"] == "drawing"
+
+
+def test_draw_dot_too_small_says_draw_larger(ready_page):
+    set_brush(ready_page, int(ready_page.get_attribute("#brush-size", "min")))
+    result = draw_stroke(ready_page, [(140, 140)])
+    message = ready_page.text_content("#message")
+
+    assert result["state"] == "error"
+    assert "The drawing is too small to classify" in message
+    assert "of the 280×280 pad" in message
+    assert "Draw larger." in message
+    assert "photo" not in message
+
+
+def test_draw_before_ready_ignored(web_page, site_server):
+    """A stroke while metadata.json is still loading is not drawn and causes no error."""
+    held = []
+    web_page.route(f"**{SUB_PATH}metadata.json", lambda route: held.append(route))
+    web_page.goto(site_server.url + "index.html", wait_until="domcontentloaded")
+    while not held:
+        web_page.wait_for_timeout(50)  # the page requests metadata.json from its module script
+
+    left, top = pad_origin(web_page)
+    web_page.mouse.move(left + 60, top + 60)
+    web_page.mouse.down()
+    web_page.mouse.move(left + 220, top + 220, steps=10)
+    web_page.mouse.up()
+    loading_ink = ink_pixels(web_page)
+    controls_disabled = web_page.evaluate("[...document.querySelectorAll('[data-busy-disable]')].map((c) => c.disabled)")
+    held[0].continue_()
+    web_page.wait_for_selector("body:not([data-state='loading'])", state="attached")
+    web_page.wait_for_selector("body[data-busy='false']", state="attached")
+
+    assert loading_ink == 0
+    assert controls_disabled
+    assert all(controls_disabled)
+    assert web_page.evaluate("document.body.dataset.state") == "ready"
+    assert not web_page.is_visible("#message"), web_page.text_content("#message")
+    assert web_page.get_attribute("#result", "data-state") != "error"
+    assert web_page.recorder.page_errors == []
+    # Only the short build's missing optional variants.json may be logged, no page error.
+    assert [text for text in web_page.recorder.console_errors if "404" not in text] == []

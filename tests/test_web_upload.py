@@ -116,3 +116,34 @@ def test_upload_after_error_clears_message(ready_page, fashion_test_set, keras_p
 
     assert result["state"] == "done"
     assert not ready_page.is_visible("#message")
+
+
+def model_input_pixels(page) -> list[int]:
+    return page.evaluate(
+        "Array.from(document.getElementById('model-input').getContext('2d').getImageData(0, 0, 28, 28).data)"
+    )
+
+
+@pytest.mark.parametrize(("data", "name"), [(b"", "empty.png"), (None, "speck.png")], ids=["unreadable", "too-small"])
+def test_upload_error_clears_previous_images(ready_page, fashion_test_set, keras_probabilities, data, name):
+    """After a failed upload, neither the preview nor "What the model sees" shows the previous image."""
+    images, labels = fashion_test_set
+    index = confident_index(keras_probabilities, labels, 1)
+    if data is None:
+        speck = Image.new("L", (400, 400), 255)
+        speck.paste(0, (200, 200, 203, 203))
+        buffer = io.BytesIO()
+        speck.save(buffer, format="PNG")
+        data = buffer.getvalue()
+
+    upload(ready_page, dark_on_white(images[index]), "trouser.png", "image/png")
+    shown_before = ready_page.is_visible("#upload-preview")
+    input_before = max(model_input_pixels(ready_page))
+    result = upload(ready_page, data, name, "image/png")
+
+    assert shown_before
+    assert input_before > 0
+    assert result["state"] == "error"
+    assert not ready_page.is_visible("#upload-preview")
+    assert max(model_input_pixels(ready_page)) == 0
+    assert ready_page.evaluate("window.classifier.lastInput") is None

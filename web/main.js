@@ -45,7 +45,9 @@ const state = {
   inputsBound: false,
 };
 
-const sketchpad = new Sketchpad(elements.pad, { onStrokeEnd: () => enqueue(classifyDrawing) });
+const sketchpad = new Sketchpad(elements.pad, { onStrokeEnd: () => enqueueInput(classifyDrawing) });
+// A stroke before metadata.json has loaded would have no labels or backend to go to.
+sketchpad.enabled = false;
 
 /** Runs page tasks one at a time with the controls disabled, and shows any error in the page. */
 function enqueue(task) {
@@ -60,10 +62,27 @@ function enqueue(task) {
       reportError(error);
     } finally {
       ui.setBusy(false);
-      sketchpad.enabled = true;
+      sketchpad.enabled = state.inputsBound;
     }
   });
   return state.queue;
+}
+
+/**
+ * Enqueues a task that classifies a new input. When it fails, the upload preview and the
+ * model-input view are emptied too, so that they cannot pass for the failed input's.
+ */
+function enqueueInput(task) {
+  return enqueue(async () => {
+    try {
+      await task();
+    } catch (error) {
+      state.lastInput = null;
+      ui.showUploadPreview(null);
+      ui.clearModelInput();
+      throw error;
+    }
+  });
 }
 
 function reportError(error) {
@@ -119,14 +138,20 @@ async function classifyDrawing() {
   }
   const { data, width, height } = sketchpad.pixels();
   ui.showUploadPreview(null);
-  await classify(preprocessRgba(data, width, height), 'drawing');
+  await classify(preprocessRgba(data, width, height, { source: 'drawing' }), 'drawing');
 }
 
 async function classifyFile(file) {
   ui.setStatus(`Reading ${file.name || 'the image'}…`);
   const rgba = await decodeImageFile(file);
   ui.showUploadPreview(rgba);
-  await classify(preprocessRgba(rgba.data, rgba.width, rgba.height), 'upload');
+  await classify(preprocessImage(rgba), 'upload');
+}
+
+// Error messages give sizes in the file's pixels, before decodeImageFile scaled it down.
+function preprocessImage(rgba) {
+  const size = { originalWidth: rgba.originalWidth, originalHeight: rgba.originalHeight };
+  return preprocessRgba(rgba.data, rgba.width, rgba.height, size);
 }
 
 async function classifySample(sample) {
@@ -204,19 +229,19 @@ function bindInputs() {
   sketchpad.brushSize = Number(elements.brushSize.value);
   elements.undo.addEventListener('click', () => {
     sketchpad.undo();
-    if (!sketchpad.isBlank) enqueue(classifyDrawing);
+    if (!sketchpad.isBlank) enqueueInput(classifyDrawing);
     else clearDrawingResult();
   });
   elements.clear.addEventListener('click', () => {
     sketchpad.clear();
     clearDrawingResult();
   });
-  elements.classifyDrawing.addEventListener('click', () => enqueue(classifyDrawing));
+  elements.classifyDrawing.addEventListener('click', () => enqueueInput(classifyDrawing));
 
   elements.fileInput.addEventListener('change', () => {
     const file = elements.fileInput.files[0];
     elements.fileInput.value = '';
-    if (file) enqueue(() => classifyFile(file));
+    if (file) enqueueInput(() => classifyFile(file));
   });
   elements.dropZone.addEventListener('dragover', (event) => {
     event.preventDefault();
@@ -227,7 +252,7 @@ function bindInputs() {
     event.preventDefault();
     elements.dropZone.classList.remove('over');
     const file = event.dataTransfer.files[0]; // several files: the first one
-    if (file) enqueue(() => classifyFile(file));
+    if (file) enqueueInput(() => classifyFile(file));
     else enqueue(async () => {
       throw new ImageInputError('The dropped item is not a file. Drop a PNG, JPEG, WebP or GIF image.');
     });
@@ -236,7 +261,7 @@ function bindInputs() {
     const file = event.clipboardData.files[0]; // pasted text has no file and is left alone
     if (!file) return;
     event.preventDefault();
-    enqueue(() => classifyFile(file));
+    enqueueInput(() => classifyFile(file));
   });
   for (const choice of elements.backendChoices) {
     choice.addEventListener('change', () => choice.checked && enqueue(() => switchBackend(choice.value)));
@@ -288,8 +313,7 @@ function exposeApi(ready) {
       return backend.predict(Float32Array.from(images), n);
     },
     async preprocess(blob) {
-      const rgba = await decodeImageFile(blob);
-      return preprocessRgba(rgba.data, rgba.width, rgba.height);
+      return preprocessImage(await decodeImageFile(blob));
     },
   };
 }
@@ -315,7 +339,7 @@ async function main() {
   ui.showModelInfo(state.metadata);
 
   const { samples } = await fetchJson(state.metadata.samples, 'sample list');
-  ui.renderGallery(samples, (sample) => enqueue(() => classifySample(sample)));
+  ui.renderGallery(samples, (sample) => enqueueInput(() => classifySample(sample)));
   bindInputs();
   state.inputsBound = true;
 
@@ -336,4 +360,7 @@ const ready = main().then(
 exposeApi(ready);
 // Without metadata or samples the inputs have nothing to work with, so they stay disabled.
 // A backend that failed to load leaves them enabled, so the user can choose another one.
-ready.finally(() => ui.setBusy(!state.inputsBound));
+ready.finally(() => {
+  ui.setBusy(!state.inputsBound);
+  sketchpad.enabled = state.inputsBound;
+});

@@ -139,6 +139,12 @@ export function showModelInput(input) {
   context.putImageData(image, 0, 0);
 }
 
+/** Empties the model-input view, after an input failed. */
+export function clearModelInput() {
+  const canvas = elements.modelInput;
+  canvas.getContext('2d').clearRect(0, 0, canvas.width, canvas.height);
+}
+
 /** Shows an uploaded picture scaled to fit its canvas, or hides the canvas when given null. */
 export function showUploadPreview(rgba) {
   const canvas = elements.uploadPreview;
