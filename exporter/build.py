@@ -123,6 +123,7 @@ def build(
                 samples=len(samples),
             )
             site.write_json(site_dir / "metadata.json", document)
+            _write_unmeasured_variants(site_dir)
             site.write_json(staging / "history.json", {"epochs": [vars(record) for record in history]})
             log(f"Site assembled with {len(vendored)} runtime files and {len(samples)} samples")
 
@@ -139,6 +140,14 @@ def build(
         stage_seconds=timer.seconds,
         files=site.file_digests(out, out),
     )
+
+
+def _write_unmeasured_variants(site_dir: Path) -> None:
+    """List the variants with their sizes and float32 as the default; the report adds accuracies."""
+    from exporter.export.quantize import FLOAT32_VARIANTS
+    from exporter.report.run import VARIANTS_JSON, variants_document
+
+    site.write_json(site_dir / VARIANTS_JSON, variants_document(site_dir, [], [], FLOAT32_VARIANTS[0].name))
 
 
 def _export_all(model, staging: Path, site_dir: Path):

@@ -225,5 +225,4 @@ def test_draw_before_ready_ignored(web_page, site_server):
     assert not web_page.is_visible("#message"), web_page.text_content("#message")
     assert web_page.get_attribute("#result", "data-state") != "error"
     assert web_page.recorder.page_errors == []
-    # Only the short build's missing optional variants.json may be logged, no page error.
-    assert [text for text in web_page.recorder.console_errors if "404" not in text] == []
+    assert web_page.recorder.console_errors == []

@@ -353,10 +353,26 @@ def test_variants_invalid_json(web_page, variants_site, variants_document, tmp_p
     assert expected in message
 
 
-def test_variants_absent_keeps_float32_page(web_page, site_server, site_dir):
-    """The short build has no variants.json: no selector, and the float32 models as before."""
-    assert not (site_dir / VARIANTS_JSON).exists()
-    open_site(web_page, site_server.url)
+@pytest.fixture
+def server_without_variants(site_dir, tmp_path):
+    """Serve a copy of the short build's site with variants.json removed, as an older site has none."""
+    site = copy_site(site_dir, tmp_path)
+    (site / VARIANTS_JSON).unlink()
+    with StaticServer(site) as server:
+        yield server
+
+
+def test_variants_unmeasured_build_defaults_to_float32(site_dir):
+    """Without the report, the build still lists its variants, unmeasured, with float32 as the default."""
+    document = json.loads((site_dir / VARIANTS_JSON).read_text())
+    assert document["default"] == quantize.FLOAT32_VARIANTS[0].name
+    assert all("accuracy" not in entry for entry in document["variants"])
+    assert "report" not in document
+
+
+def test_variants_absent_keeps_float32_page(web_page, server_without_variants):
+    """A site without variants.json: no selector, and the float32 models as before."""
+    open_site(web_page, server_without_variants.url)
     result = click_sample(web_page)
 
     assert web_page.is_hidden("#variant-choice")
@@ -367,7 +383,19 @@ def test_variants_absent_keeps_float32_page(web_page, site_server, site_dir):
     assert not any("/models/variants/" in url for url in web_page.recorder.requests)
 
 
-def test_variants_absent_rejects_variant_in_url(web_page, site_server):
-    message = open_failing_page(web_page, site_server.url, "?variant=onnx-int8")
+def test_variants_absent_rejects_variant_in_url(web_page, server_without_variants):
+    message = open_failing_page(web_page, server_without_variants.url, "?variant=onnx-int8")
 
     assert 'no variants.json, so it offers no variant "onnx-int8"' in message
+
+
+def test_variants_report_link_after_verify(web_page, variants_server, variants_site):
+    open_page(web_page, variants_server.url)
+    assert web_page.is_visible("#report-link")
+    assert web_page.get_attribute("#report-link a", "href") == "report.html"
+    assert (variants_site / "report.html").is_file()
+
+
+def test_variants_no_report_link_without_report(web_page, site_server):
+    open_site(web_page, site_server.url)
+    assert web_page.is_hidden("#report-link")

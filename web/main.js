@@ -336,7 +336,7 @@ async function main() {
   if (state.variants) ui.renderVariants(state.variants);
   showChoice();
   ui.renderBars(state.metadata.labels);
-  ui.showModelInfo(state.metadata);
+  ui.showModelInfo(state.metadata, state.variants);
 
   const { samples } = await fetchJson(state.metadata.samples, 'sample list');
   ui.renderGallery(samples, (sample) => enqueueInput(() => classifySample(sample)));

@@ -28,6 +28,7 @@ const elements = {
   bars: $('bars'),
   gallery: $('gallery'),
   modelInfo: $('model-info'),
+  reportLink: $('report-link'),
   variantChoice: $('variant-choice'),
   variantSelect: $('variant'),
 };
@@ -53,11 +54,13 @@ export function clearError() {
   elements.message.hidden = true;
 }
 
-export function showModelInfo(metadata) {
+export function showModelInfo(metadata, variants) {
   const accuracy = metadata.test_accuracy;
   const parts = [`Labels: ${metadata.labels.length}`];
   if (typeof accuracy === 'number') parts.push(`test accuracy ${(accuracy * 100).toFixed(2)}%`);
   elements.modelInfo.textContent = parts.join(', ');
+  // Only `python -m exporter verify` writes report.html, and it marks that in variants.json.
+  elements.reportLink.hidden = variants?.report !== 'report.html';
 }
 
 /** Creates one probability bar per label; showResult fills them. */

@@ -116,7 +116,7 @@ def verify_build(
     document = _report_document(out, model, dataset, keras_probabilities, runtimes, variants, failures, skipped, default, browser_version)
     result = VerifyResult(out, runtimes, variants, failures, skipped, default)
     result.report_json, result.report_html = _write_report(out, document)
-    site.write_json(site_dir / VARIANTS_JSON, variants_document(site_dir, variants, runtimes, default))
+    site.write_json(site_dir / VARIANTS_JSON, variants_document(site_dir, variants, runtimes, default) | {"report": REPORT_HTML})
     if failures:
         raise verify.ParityError(failures)
     return result
