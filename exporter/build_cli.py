@@ -161,7 +161,7 @@ def format_summary(result) -> str:
         *_report_lines(out),
         "  stages          " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.stage_seconds.items()),
         "",
-        f"Serve the site:  python -m http.server -d {out / 'site'}",
+        f"Serve the site:  python -m http.server --bind 127.0.0.1 -d {out / 'site'}",
     ]
     return "\n".join(lines)
 

@@ -90,7 +90,7 @@ def test_cli_build_prints_summary(tmp_path, fashion_mnist_dir):
     assert "epoch 1/1" in result.stdout
     assert "Build complete" in result.stdout
     assert "test accuracy" in result.stdout
-    assert f"python -m http.server -d {out / 'site'}" in result.stdout
+    assert f"python -m http.server --bind 127.0.0.1 -d {out / 'site'}" in result.stdout
     assert (out / "site" / "metadata.json").is_file()
 
 
