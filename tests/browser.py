@@ -28,34 +28,13 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 import pytest
 
+from exporter.report.browser import CHROMIUM, CHROMIUM_ARGS, CONTENT_TYPES
 from tests.web_images import load_test_set
 
-CHROMIUM = "/usr/bin/chromium"
-# No sandbox, because tests run as root. The other flags keep Chromium from calling any other host.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # The site is served below this path, to prove that every URL in the page is relative.
 SUB_PATH = "/some/sub/path/"
 # Playwright's default of 30 s, far above the second or so that loading a runtime takes.
 TIMEOUT_MS = 30_000
-
-CONTENT_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript",
-    ".mjs": "text/javascript",
-    ".css": "text/css",
-    ".json": "application/json",
-    ".wasm": "application/wasm",
-    ".png": "image/png",
-    ".bin": "application/octet-stream",
-    ".onnx": "application/octet-stream",
-}
 
 # Records CSP violations before any page script runs, so tests can assert there were none.
 RECORD_VIOLATIONS = """

@@ -48,6 +48,8 @@ CONTENT_TYPES = {
     ".wasm": "application/wasm",
     ".png": "image/png",
     ".svg": "image/svg+xml",
+    ".bin": "application/octet-stream",
+    ".onnx": "application/octet-stream",
 }
 
 # Runs in the page: fetch the uint8 images [n, 28, 28] and classify them `passes` times in batches
