@@ -39,7 +39,7 @@ def native_logs_filtered() -> Iterator[None]:
         yield
     finally:
         sys.stderr.flush()
-        os.dup2(saved, 2)  # closes the pipe's last write end, so the forwarder sees end of file
+        os.dup2(saved, 2)  # closes the pipe's last write end, so the forwarder reads end of file
         forwarder.join(timeout=5)
         os.close(saved)
 
