@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -79,7 +80,15 @@ def quantize_onnx_int8(source: Path, target: Path) -> Path:
     """Write ``source`` with int8 weights and dynamically quantized activations to ``target``."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+    # The quantizer warns on the root logger that the model could be pre-processed first
+    # (shape inference, graph optimisation); an MLP of Gemm nodes gains nothing from that.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
     return target
 
 
