@@ -32,18 +32,51 @@ def add_commands(commands) -> None:
     parser.add_argument("--data-dir", type=Path, help="folder with the four Fashion-MNIST .gz files")
     parser.add_argument("--web-dir", type=Path, help="the page's source folder (default: the project's web/)")
     training = parser.add_argument_group("training")
-    training.add_argument("--epochs", type=_positive_int, default=DEFAULTS.epochs, help=f"passes over the training set (default: {DEFAULTS.epochs})")
-    training.add_argument("--hidden", type=_layer_sizes, default=DEFAULTS.hidden, help=f"hidden layer sizes, comma-separated (default: {','.join(map(str, DEFAULTS.hidden))})")
-    training.add_argument("--activation", choices=ACTIVATIONS, default=DEFAULTS.activation, help=f"hidden-layer activation (default: {DEFAULTS.activation})")
-    training.add_argument("--dropout", type=_fraction, default=DEFAULTS.dropout, help=f"dropout rate after each hidden layer, in [0, 1) (default: {DEFAULTS.dropout})")
-    training.add_argument("--batch-size", type=_positive_int, default=DEFAULTS.batch_size, help=f"images per SGD step (default: {DEFAULTS.batch_size})")
-    training.add_argument("--learning-rate", type=_positive_float, default=DEFAULTS.learning_rate, help=f"initial SGD learning rate, cosine-decayed to 0 (default: {DEFAULTS.learning_rate})")
-    training.add_argument("--momentum", type=_fraction, default=DEFAULTS.momentum, help=f"SGD momentum, in [0, 1) (default: {DEFAULTS.momentum})")
-    training.add_argument("--validation-size", type=_positive_int, default=DEFAULTS.validation_size, help=f"training images held out for validation (default: {DEFAULTS.validation_size:,})")
-    training.add_argument("--seed", type=_seed, default=DEFAULTS.seed, help=f"random seed for weights, shuffling and dropout (default: {DEFAULTS.seed})")
+    training.add_argument(
+        "--epochs", type=_positive_int, default=DEFAULTS.epochs,
+        help=f"passes over the training set (default: {DEFAULTS.epochs})",
+    )
+    training.add_argument(
+        "--hidden", type=_layer_sizes, default=DEFAULTS.hidden,
+        help=f"hidden layer sizes, comma-separated (default: {','.join(map(str, DEFAULTS.hidden))})",
+    )
+    training.add_argument(
+        "--activation", choices=ACTIVATIONS, default=DEFAULTS.activation,
+        help=f"hidden-layer activation (default: {DEFAULTS.activation})",
+    )
+    training.add_argument(
+        "--dropout", type=_fraction, default=DEFAULTS.dropout,
+        help=f"dropout rate after each hidden layer, in [0, 1) (default: {DEFAULTS.dropout})",
+    )
+    training.add_argument(
+        "--batch-size", type=_positive_int, default=DEFAULTS.batch_size,
+        help=f"images per SGD step (default: {DEFAULTS.batch_size})",
+    )
+    training.add_argument(
+        "--learning-rate", type=_positive_float, default=DEFAULTS.learning_rate,
+        help=f"initial SGD learning rate, cosine-decayed to 0 (default: {DEFAULTS.learning_rate})",
+    )
+    training.add_argument(
+        "--momentum", type=_fraction, default=DEFAULTS.momentum,
+        help=f"SGD momentum, in [0, 1) (default: {DEFAULTS.momentum})",
+    )
+    training.add_argument(
+        "--validation-size", type=_positive_int, default=DEFAULTS.validation_size,
+        help=f"training images held out for validation (default: {DEFAULTS.validation_size:,})",
+    )
+    training.add_argument(
+        "--seed", type=_seed, default=DEFAULTS.seed,
+        help=f"random seed for weights, shuffling and dropout (default: {DEFAULTS.seed})",
+    )
     checks = parser.add_argument_group("verification")
-    checks.add_argument("--no-report", action="store_true", help="skip the final verification of every runtime and variant, and its report")
-    checks.add_argument("--no-browser", action="store_true", help="verify without headless Chromium (ONNX Runtime Web and TF.js are then not checked)")
+    checks.add_argument(
+        "--no-report", action="store_true",
+        help="skip the final verification of every runtime and variant, and its report",
+    )
+    checks.add_argument(
+        "--no-browser", action="store_true",
+        help="verify without headless Chromium (ONNX Runtime Web and TF.js are then not checked)",
+    )
     parser.add_argument("--debug", action="store_true", help="show the full traceback when the build fails")
     parser.set_defaults(run=run_build)
 
