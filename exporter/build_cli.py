@@ -9,9 +9,9 @@ import os
 import re
 import signal
 import sys
-import traceback
 from pathlib import Path
 
+from exporter.cli_errors import print_failure
 from exporter.model_config import ACTIVATIONS, TrainingConfig
 from exporter.native_logs import native_logs_filtered
 
@@ -120,11 +120,7 @@ def run_build(args: argparse.Namespace) -> int:
         print(f"\nerror: build interrupted; {args.out} was left as it was.", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - every failure ends in one line unless --debug
-        if args.debug:
-            traceback.print_exc()
-        print(f"error: {_user_message(error)}", file=sys.stderr)
-        if not args.debug and not _is_user_error(error):
-            print("Run again with --debug for the traceback.", file=sys.stderr)
+        print_failure(_user_message(error), debug=args.debug, user_error=_is_user_error(error))
         return 1
     print(format_summary(result))
     return 0

@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import traceback
 from pathlib import Path
 
+from exporter.cli_errors import print_failure
 from exporter.report.browser import CHROMIUM
 
 
@@ -52,11 +52,7 @@ def run_verify(args: argparse.Namespace) -> int:
         print("\nerror: verification interrupted.", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - every failure ends in one line unless --debug
-        if args.debug:
-            traceback.print_exc()
-        print(f"error: {error or type(error).__name__}", file=sys.stderr)
-        if not args.debug and not _is_user_error(error):
-            print("Run again with --debug for the traceback.", file=sys.stderr)
+        print_failure(str(error) or type(error).__name__, debug=args.debug, user_error=_is_user_error(error))
         return 1
     print(format_summary(result))
     return 0

@@ -175,7 +175,8 @@ def test_build_other_seed_gives_other_weights(tmp_path, fashion_mnist_dir):
     assert onnx_files[0] != onnx_files[1]
 
 
-def test_build_interrupted_keeps_previous_site(tmp_path, fashion_mnist_dir):
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_build_interrupted_keeps_previous_site(tmp_path, fashion_mnist_dir, signal_number):
     out = tmp_path / "build"
     make_previous_build(out)
     command = [
@@ -186,7 +187,7 @@ def test_build_interrupted_keeps_previous_site(tmp_path, fashion_mnist_dir):
     for line in process.stdout:
         if "1/50" in line:
             break
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signal_number)
     _, stderr = process.communicate(timeout=300)
     assert process.returncode == 130
     assert "interrupted" in stderr
@@ -251,22 +252,3 @@ def test_build_restores_output_moved_aside_by_killed_build(tmp_path, fashion_mni
     with pytest.raises(RuntimeError):
         build(out, TrainingConfig(epochs=1, hidden=(16,)), data_dir=fashion_mnist_dir, log=quiet)
     assert (out / "kept.txt").read_text() == "previous build"
-
-
-def test_build_sigterm_keeps_previous_site(tmp_path, fashion_mnist_dir):
-    out = tmp_path / "build"
-    make_previous_build(out)
-    command = [
-        sys.executable, "-u", "-m", "exporter", "build", "--epochs", "50", "--hidden", "32",
-        "--out", str(out), "--data-dir", str(fashion_mnist_dir),
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    for line in process.stdout:
-        if "1/50" in line:
-            break
-    process.terminate()
-    _, stderr = process.communicate(timeout=300)
-    assert process.returncode == 130
-    assert "Traceback" not in stderr
-    assert (out / "site" / "index.html").read_text() == "previous site"
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
