@@ -80,8 +80,8 @@ def quantize_onnx_int8(source: Path, target: Path) -> Path:
     """Write ``source`` with int8 weights and dynamically quantized activations to ``target``."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    # The quantizer warns on the root logger that the model could be pre-processed first
-    # (shape inference, graph optimisation); an MLP of Gemm nodes gains nothing from that.
+    # The quantizer warns on the root logger that the model could be pre-processed first, with
+    # shape inference and graph optimisation. An MLP of Gemm nodes gains nothing from that.
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)

@@ -1,7 +1,7 @@
 // Load a TF.js layers or graph model from disk with the pure-JS CPU backend and print its
 // predictions as JSON.
 // Usage: node predict.mjs layers|graph MODEL_JSON INPUT_JSON
-// INPUT_JSON holds {"shape": [n, 28, 28], "data": [n*28*28 numbers]}; stdout is
+// INPUT_JSON contains {"shape": [n, 28, 28], "data": [n*28*28 numbers]}; stdout is
 // {"probabilities": [[10 numbers] x n]}.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
